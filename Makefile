@@ -1,0 +1,44 @@
+# Mirage: `make run` serves the demo study; `make test` runs the whole test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+
+.PHONY: run test test-fast bench clean-demo
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch is pinned in requirements.txt and installed first, so nothing pulls in a CUDA build.
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q "$$(grep -E '^torch==' requirements.txt)"
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
+	$(BIN)/pip install -q -r requirements-test.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py demo --base-url http://$(HOST):$(PORT)
+	@echo "Serving on http://$(HOST):$(PORT)/ with $(WORKERS) workers (Ctrl-C to stop)."
+	$(BIN)/gunicorn readerstudy.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --access-logfile - --log-level warning
+
+test: $(VENV)/.installed-test
+	. tests/services.sh && $(BIN)/python -m pytest $(PYTEST_ARGS)
+	. tests/services.sh && if [ -n "$$MIRAGE_TEST_POSTGRES_URL" ]; then \
+	  DATABASE_URL="$$MIRAGE_TEST_POSTGRES_URL" $(BIN)/python -m pytest -m "not browser" tests/readerstudy -p no:randomly -q; \
+	else echo "NOTICE: PostgreSQL is not available here: the PostgreSQL pass was skipped."; fi
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/pool_build.py
+	$(BIN)/python bench/trial_latency.py
+	$(BIN)/python bench/analysis.py
+
+clean-demo:
+	rm -rf var/

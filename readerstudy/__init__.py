@@ -1,0 +1,1 @@
+"""Mirage reader studies: the Django project and app."""

@@ -1,0 +1,95 @@
+"""The reader's JSON API. The reading screen uses exactly these endpoints, so a script can read too.
+
+Authentication is the invitation token in the URL (no account needed); nothing here reveals an image's
+class or source, and images are streamed only to the reader who owns the trial.
+"""
+from __future__ import annotations
+
+from django.http import Http404, HttpResponse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response as ApiResponse
+from rest_framework.views import APIView
+
+from ..models import TrialImage, TrialKind
+from ..readerstate import reader_state
+from ..services import ReadingError, Submission, reader_for_token, submit_response
+
+
+class SubmissionSerializer(serializers.Serializer):
+    trial = serializers.CharField(max_length=64)
+    answer = serializers.ChoiceField(choices=["real", "synthetic", ""], required=False, default="")
+    chosen_position = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=9)
+    rating = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100)
+    confidence = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    timed_out = serializers.BooleanField(required=False, default=False)
+    client_key = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    client_response_ms = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    client_exposure_ms = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    displayed_width = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    displayed_height = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    device_pixel_ratio = serializers.FloatField(required=False, allow_null=True, min_value=0)
+
+
+class ReaderAPIView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, ReadingError):
+            return ApiResponse({"detail": exc.message}, status=exc.status)
+        return super().handle_exception(exc)
+
+
+class ReaderStateView(ReaderAPIView):
+    @extend_schema(responses={200: inline_serializer("ReaderState", {"progress": serializers.DictField(),
+                                                                       "trials": serializers.ListField()})},
+                   summary="Progress and the reader's current and next trial")
+    def get(self, request, token: str):
+        reader = reader_for_token(token)
+        return ApiResponse(reader_state(reader))
+
+
+class ReaderResponsesView(ReaderAPIView):
+    @extend_schema(request=SubmissionSerializer, summary="Answer the current trial (idempotent per trial)",
+                   responses={201: inline_serializer("Ack", {"stored": serializers.BooleanField()}),
+                              200: inline_serializer("AckRepeat", {"stored": serializers.BooleanField()})})
+    def post(self, request, token: str):
+        reader = reader_for_token(token)
+        serializer = SubmissionSerializer(data=request.data)
+        if not serializer.is_valid():
+            first_field, errors = next(iter(serializer.errors.items()))
+            return ApiResponse({"detail": f"{first_field}: {errors[0]}", "errors": serializer.errors},
+                               status=status.HTTP_400_BAD_REQUEST)
+        data = dict(serializer.validated_data)
+        data["trial_token"] = data.pop("trial")
+        response, created = submit_response(reader, Submission(**data))
+        reader.refresh_from_db()
+        body = {"stored": True, "created": created, "trial": response.trial.token}
+        if response.trial.kind == TrialKind.PRACTICE and reader.study.practice_feedback:
+            body["feedback"] = {"correct": response.correct}
+        if reader.excluded:
+            body["state"] = {"finished": True, "excluded": True, "message": (
+                "You did not reach the practice pass mark, so the main trials will not start. "
+                "Thank you for your time; the study coordinator has been informed.")}
+        else:
+            body["state"] = reader_state(reader)
+        return ApiResponse(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class ReaderImageView(ReaderAPIView):
+    @extend_schema(responses={(200, "image/png"): bytes}, summary="An image of one of the reader's trials")
+    def get(self, request, token: str, image_token: str):
+        reader = reader_for_token(token)
+        trial_image = (TrialImage.objects.select_related("image__pool")
+                       .filter(token=image_token, trial__reader=reader).first())
+        if trial_image is None:
+            raise Http404("No such image for this invitation.")
+        data = trial_image.image.path.read_bytes()
+        response = HttpResponse(data, content_type="image/png")
+        # Fixed headers for every image: nothing that differs by class, source or file.
+        response["Cache-Control"] = "private, max-age=86400, immutable"
+        response["Content-Disposition"] = "inline"
+        return response

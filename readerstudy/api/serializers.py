@@ -1,0 +1,90 @@
+"""Serializers for coordinators, analysts and scripts. Readers never reach these."""
+from __future__ import annotations
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from ..models import Pool, Reader, Response, Study, Trial
+from ..roles import is_coordinator
+
+
+class PoolSerializer(serializers.ModelSerializer):
+    counts = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Pool
+        fields = ["id", "name", "code_version", "settings", "created_at", "counts"]
+
+    def get_counts(self, pool: Pool) -> list[dict]:
+        from django.db.models import Count
+
+        return list(pool.images.values("resolution", "image_class").annotate(n=Count("id"))
+                    .order_by("resolution", "image_class"))
+
+
+class StudySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Study
+        fields = ["id", "name", "status", "created_at", "frozen_at", "seed"] + Study.DESIGN_FIELDS
+        read_only_fields = ["status", "created_at", "frozen_at", "seed"]
+
+    def validate(self, attrs):
+        if self.instance is not None and self.instance.is_frozen:
+            changed = [k for k in attrs if k in Study.DESIGN_FIELDS and getattr(self.instance, k) != attrs[k]]
+            if changed:
+                raise serializers.ValidationError(
+                    f"The design is frozen since the first answer ({', '.join(changed)}); copy the study instead.")
+        candidate = Study(**{**({f: getattr(self.instance, f) for f in Study.DESIGN_FIELDS} if self.instance else {}),
+                             **attrs})
+        from django.core.exceptions import ValidationError
+
+        try:
+            candidate.clean()
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        return attrs
+
+
+class ReaderSerializer(serializers.ModelSerializer):
+    invitation_url = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Reader
+        fields = ["id", "study", "name", "email", "seed", "schedule_version", "revoked_at", "excluded",
+                  "exclusion_reason", "questionnaire", "started_at", "finished_at", "invitation_url", "progress"]
+        read_only_fields = ["seed", "schedule_version", "revoked_at", "excluded", "exclusion_reason",
+                            "questionnaire", "started_at", "finished_at"]
+
+    def get_invitation_url(self, reader: Reader) -> str | None:
+        request = self.context.get("request")
+        if request is None or not is_coordinator(request.user):
+            return None
+        return request.build_absolute_uri(reverse("reader-start", args=[reader.token]))
+
+    def get_progress(self, reader: Reader) -> dict:
+        from ..services import progress
+
+        return progress(reader)
+
+
+class TrialSerializer(serializers.ModelSerializer):
+    images = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Trial
+        fields = ["id", "reader", "index", "kind", "block", "resolution", "odd_position", "repeat_of",
+                  "exposure_ms", "first_served_at", "images"]
+
+    def get_images(self, trial: Trial) -> list[dict]:
+        return [{"position": ti.position, "image": ti.image.uid, "class": ti.image.image_class}
+                for ti in trial.images.all()]
+
+
+class ResponseSerializer(serializers.ModelSerializer):
+    reader = serializers.IntegerField(source="trial.reader_id", read_only=True)
+    index = serializers.IntegerField(source="trial.index", read_only=True)
+
+    class Meta:
+        model = Response
+        exclude = ["client_key"]

@@ -1,0 +1,140 @@
+"""API for coordinators (everything), analysts (read and export) and scripts (token authentication)."""
+from __future__ import annotations
+
+from django.db.models import ProtectedError
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response as ApiResponse
+
+from ..export import csv_lines
+from ..models import Pool, Reader, Response, Study, StudyStatus, Trial
+from ..results import study_report
+from ..roles import CoordinatorOrReadOnlyAnalyst, IsAnalyst
+from ..scheduling import ScheduleError
+from ..services import create_reader
+from ..views.coordinator import TRANSITIONS
+from .serializers import PoolSerializer, ReaderSerializer, ResponseSerializer, StudySerializer, TrialSerializer
+
+
+class PoolViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Pool.objects.all()
+    serializer_class = PoolSerializer
+    permission_classes = [CoordinatorOrReadOnlyAnalyst]
+
+
+class StudyViewSet(viewsets.ModelViewSet):
+    queryset = Study.objects.select_related("pool")
+    serializer_class = StudySerializer
+    permission_classes = [CoordinatorOrReadOnlyAnalyst]
+
+    def perform_create(self, serializer):
+        serializer.save(created_by=self.request.user)
+
+    def perform_destroy(self, instance):
+        if instance.readers.exists():
+            raise ValidationError("A study with readers cannot be deleted; close it instead.")
+        try:
+            instance.delete()
+        except ProtectedError:
+            raise ValidationError("This study is still referenced and cannot be deleted.") from None
+
+    @extend_schema(request=None, responses=StudySerializer, summary="open, pause or close the study")
+    @action(detail=True, methods=["post"], url_path=r"(?P<transition>open|pause|close)")
+    def transition(self, request, pk=None, transition=None):
+        study = self.get_object()
+        allowed, target = TRANSITIONS[transition]
+        if study.status not in allowed:
+            return ApiResponse({"detail": f"A {study.status} study cannot {transition}."}, status=409)
+        study.status = target
+        study.save(update_fields=["status"])
+        return ApiResponse(StudySerializer(study).data)
+
+    @extend_schema(request=None, responses=StudySerializer, summary="a draft copy of the study")
+    @action(detail=True, methods=["post"])
+    def copy(self, request, pk=None):
+        study = self.get_object()
+        study.pk = None
+        study.name = f"{study.name} (copy)"
+        study.status = StudyStatus.DRAFT
+        study.frozen_at = None
+        study.seed = Study._meta.get_field("seed").get_default()
+        study.created_by = request.user
+        study.save()
+        return ApiResponse(StudySerializer(study).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=serializers.DictField(), summary="the analysis report (live while the study runs)")
+    @action(detail=True, methods=["get"], permission_classes=[IsAnalyst])
+    def report(self, request, pk=None):
+        exclusions = request.query_params.getlist("exclude")
+        return ApiResponse(study_report(self.get_object(), exclusions=exclusions))
+
+    @extend_schema(responses={(200, "text/csv"): bytes}, summary="all responses as a tidy CSV (streamed)")
+    @action(detail=True, methods=["get"], permission_classes=[IsAnalyst], url_path="responses.csv")
+    def responses_csv(self, request, pk=None):
+        response = StreamingHttpResponse(csv_lines(self.get_object()), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="mirage-study-{pk}-responses.csv"'
+        return response
+
+
+class ReaderViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = ReaderSerializer
+    permission_classes = [CoordinatorOrReadOnlyAnalyst]
+
+    def get_queryset(self):
+        queryset = Reader.objects.select_related("study")
+        study = self.request.query_params.get("study")
+        return queryset.filter(study_id=study) if study and study.isdigit() else queryset
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        study = serializer.validated_data["study"]
+        if study.status == StudyStatus.CLOSED:
+            raise ValidationError("This study is closed; no new readers can join.")
+        try:
+            reader = create_reader(study, serializer.validated_data["name"], serializer.validated_data.get("email", ""))
+        except ScheduleError as exc:
+            raise ValidationError(str(exc)) from None
+        return ApiResponse(self.get_serializer(reader).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=ReaderSerializer, summary="withdraw the invitation link")
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        reader = self.get_object()
+        Reader.objects.filter(pk=reader.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        reader.refresh_from_db()
+        return ApiResponse(self.get_serializer(reader).data)
+
+    @extend_schema(request=None, responses=ReaderSerializer, summary="exclude the reader from the study")
+    @action(detail=True, methods=["post"])
+    def exclude(self, request, pk=None):
+        reader = self.get_object()
+        reason = str(request.data.get("reason", ""))[:300] or "excluded by the coordinator"
+        Reader.objects.filter(pk=reader.pk).update(excluded=True, exclusion_reason=reason)
+        reader.refresh_from_db()
+        return ApiResponse(self.get_serializer(reader).data)
+
+
+class TrialViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = TrialSerializer
+    permission_classes = [IsAnalyst]
+
+    def get_queryset(self):
+        queryset = Trial.objects.prefetch_related("images__image").order_by("reader_id", "index")
+        reader = self.request.query_params.get("reader")
+        return queryset.filter(reader_id=reader) if reader and reader.isdigit() else queryset
+
+
+class ResponseViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = ResponseSerializer
+    permission_classes = [IsAnalyst]
+
+    def get_queryset(self):
+        queryset = Response.objects.select_related("trial").order_by("trial__reader_id", "trial__index")
+        study = self.request.query_params.get("study")
+        return queryset.filter(trial__reader__study_id=study) if study and study.isdigit() else queryset

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ReaderStudyConfig(AppConfig):
+    name = "readerstudy"
+    verbose_name = "Mirage reader studies"
+    default_auto_field = "django.db.models.BigAutoField"

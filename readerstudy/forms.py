@@ -1,0 +1,75 @@
+"""Forms: the study design form, the reader questionnaire, and small coordinator actions."""
+from __future__ import annotations
+
+from django import forms
+
+from .models import Pool, Study
+
+ROLE_CHOICES = [
+    ("radiologist", "Radiologist"), ("resident", "Radiology resident"), ("radiographer", "Radiographer"),
+    ("physician", "Other physician"), ("researcher", "Researcher"), ("other", "Other"),
+]
+
+
+class QuestionnaireForm(forms.Form):
+    role = forms.ChoiceField(choices=ROLE_CHOICES)
+    years_experience = forms.IntegerField(min_value=0, max_value=70, label="Years of experience in image reading")
+    subspecialty = forms.CharField(max_length=100, required=False, label="Subspecialty (optional)")
+    consent = forms.BooleanField(required=False)
+
+    def __init__(self, *args, consent_required: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.consent_required = consent_required
+        if consent_required:
+            self.fields["consent"].required = True
+            self.fields["consent"].label = "I have read and accept the consent text above"
+        else:
+            del self.fields["consent"]
+
+
+class ResolutionsField(forms.CharField):
+    def to_python(self, value):
+        value = super().to_python(value)
+        try:
+            values = sorted({int(v) for v in value.replace(" ", "").split(",") if v})
+        except ValueError:
+            raise forms.ValidationError("Give resolutions as whole numbers separated by commas, e.g. 32,64,128.")
+        if not values or any(v <= 0 for v in values):
+            raise forms.ValidationError("Give at least one positive resolution.")
+        return values
+
+    def prepare_value(self, value):
+        if isinstance(value, (list, tuple)):
+            return ",".join(str(v) for v in value)
+        return value
+
+
+class LabelsField(forms.CharField):
+    widget = forms.Textarea(attrs={"rows": 5})
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return [line.strip() for line in value.splitlines() if line.strip()]
+
+    def prepare_value(self, value):
+        if isinstance(value, (list, tuple)):
+            return "\n".join(value)
+        return value
+
+
+class StudyForm(forms.ModelForm):
+    resolutions = ResolutionsField(help_text="Pixels, comma separated, e.g. 32,64,128,256.")
+    rating_labels = LabelsField(required=False, help_text="Realism scale labels, one per line, lowest first (4 or 5).")
+
+    class Meta:
+        model = Study
+        fields = ["name"] + [f for f in Study.DESIGN_FIELDS]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["pool"].queryset = Pool.objects.order_by("name")
+
+
+class InviteForm(forms.Form):
+    name = forms.CharField(max_length=200, label="Reader name or code")
+    email = forms.EmailField(required=False)

@@ -1,0 +1,26 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from readerstudy.pools import PoolImportError, import_pool
+
+
+class Command(BaseCommand):
+    help = "Register a pool written by `python -m generation pool build` (idempotent; verifies hashes)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("pool", type=Path, help="The pool directory (with manifest.json).")
+        parser.add_argument("--name", required=True, help="A name coordinators will recognise.")
+        parser.add_argument("--no-copy", action="store_true",
+                            help="Serve the files where they are instead of copying them under MIRAGE_MEDIA_ROOT.")
+
+    def handle(self, *args, pool: Path, name: str, no_copy: bool, **options):
+        if not (pool / "manifest.json").is_file():
+            raise CommandError(f"{pool} is not a pool: it has no manifest.json.")
+        try:
+            registered, created = import_pool(pool, name, copy=not no_copy)
+        except PoolImportError as exc:
+            raise CommandError(str(exc)) from None
+        n = registered.images.count()
+        verb = "Imported" if created else "Already imported"
+        self.stdout.write(self.style.SUCCESS(f"{verb} pool {registered.name!r} (id {registered.pk}, {n} images)."))

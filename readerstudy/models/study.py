@@ -1,0 +1,167 @@
+"""Studies (a frozen experimental design over a pool) and their readers."""
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from .pool import ImageClass, Pool
+
+
+def new_seed() -> int:
+    return secrets.randbits(48)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def default_resolutions() -> list[int]:
+    return [32, 64, 128, 256]
+
+
+def default_rating_labels() -> list[str]:
+    return ["Clearly synthetic", "Probably synthetic", "Probably real", "Clearly real"]
+
+
+class StudyStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    OPEN = "open", "Open"
+    PAUSED = "paused", "Paused"
+    CLOSED = "closed", "Closed"
+
+
+class Design(models.TextChoices):
+    SINGLE = "single", "Single image: real or synthetic?"
+    CHOICE = "choice", "Forced choice among n images"
+    RATING = "rating", "Realism rating"
+
+
+class Study(models.Model):
+    """A reader study. Every field below `pool` is design; design is frozen once an answer arrives."""
+
+    DESIGN_FIELDS = [
+        "pool", "design", "alternatives", "odd_class", "resolutions", "trials_per_resolution",
+        "synthetic_fraction", "tell_ratio", "allow_source_repeat", "order", "practice_trials",
+        "practice_feedback", "practice_pass_mark", "repeat_trials", "time_limit_ms", "min_view_ms",
+        "confidence_scale", "ask_reason", "display_size", "upscale", "blank_ms", "rating_labels",
+        "exposure_mode", "exposure_ms", "instructions", "consent", "show_score",
+    ]
+
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=StudyStatus.choices, default=StudyStatus.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    frozen_at = models.DateTimeField(null=True, blank=True, help_text="Set when the first answer arrives.")
+    seed = models.BigIntegerField(default=new_seed, help_text="Study seed; each reader also stores their own.")
+
+    pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="studies")
+    design = models.CharField(max_length=10, choices=Design.choices, default=Design.SINGLE)
+    alternatives = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(2), MaxValueValidator(4)],
+        help_text="Images per forced-choice trial (2 to 4).")
+    odd_class = models.CharField(
+        max_length=10, choices=ImageClass.choices, default=ImageClass.REAL,
+        help_text="Forced choice: the class of the one odd image the reader must find.")
+    resolutions = models.JSONField(default=default_resolutions)
+    trials_per_resolution = models.PositiveIntegerField(default=10, validators=[MinValueValidator(1)])
+    synthetic_fraction = models.FloatField(
+        default=0.5, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of synthetic images in single-image and rating trials.")
+    tell_ratio = models.BooleanField(default=False, help_text="Tell readers the real/synthetic ratio.")
+    allow_source_repeat = models.BooleanField(
+        default=False, help_text="Allow one source image to reach the same reader at two resolutions.")
+    order = models.CharField(
+        max_length=12, choices=[("interleaved", "Interleaved resolutions"), ("blocked", "Blocked by resolution")],
+        default="interleaved")
+    practice_trials = models.PositiveIntegerField(default=0)
+    practice_feedback = models.BooleanField(default=True)
+    practice_pass_mark = models.FloatField(
+        default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Minimum practice accuracy per class before the main trials (0 = none).")
+    repeat_trials = models.PositiveIntegerField(default=0, help_text="Main trials shown twice, for consistency.")
+    time_limit_ms = models.PositiveIntegerField(null=True, blank=True)
+    min_view_ms = models.PositiveIntegerField(default=0)
+    confidence_scale = models.CharField(
+        max_length=5, choices=[("off", "Off"), ("5", "1 to 5"), ("100", "0 to 100")], default="off")
+    ask_reason = models.BooleanField(default=False)
+    display_size = models.PositiveIntegerField(
+        default=512, validators=[MinValueValidator(64), MaxValueValidator(2048)],
+        help_text="On-screen size of every image in CSS pixels.")
+    upscale = models.CharField(
+        max_length=10, choices=[("pixelated", "Nearest neighbour"), ("smooth", "Smooth")], default="pixelated")
+    blank_ms = models.PositiveIntegerField(default=250, help_text="Blank interval between trials.")
+    rating_labels = models.JSONField(default=default_rating_labels, blank=True)
+    exposure_mode = models.CharField(
+        max_length=10, choices=[("none", "Untimed"), ("fixed", "Fixed exposure"), ("staircase", "Adaptive staircase")],
+        default="none")
+    exposure_ms = models.PositiveIntegerField(default=500)
+    instructions = models.TextField(blank=True, help_text="Markdown.")
+    consent = models.TextField(blank=True, help_text="Markdown; readers must accept it when present.")
+    show_score = models.BooleanField(default=False, help_text="Show readers their score at the end.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.frozen_at is not None
+
+    def clean(self) -> None:
+        errors = {}
+        if not isinstance(self.resolutions, list) or not self.resolutions or not all(
+            isinstance(r, int) and r > 0 for r in self.resolutions
+        ):
+            errors["resolutions"] = "Give one or more resolutions in pixels, e.g. 32, 64, 128."
+        elif self.pool_id:
+            missing = sorted(set(self.resolutions) - set(self.pool.resolutions()))
+            if missing:
+                errors["resolutions"] = f"The pool has no images at {', '.join(map(str, missing))} px."
+        if self.design == Design.RATING and not (4 <= len(self.rating_labels or []) <= 5):
+            errors["rating_labels"] = "A realism scale has 4 or 5 labels."
+        if errors:
+            raise ValidationError(errors)
+
+    def freeze(self) -> None:
+        """Record that design can no longer change (idempotent, race-free)."""
+        Study.objects.filter(pk=self.pk, frozen_at__isnull=True).update(frozen_at=timezone.now())
+
+
+class Reader(models.Model):
+    """One invited reader in one study: their invitation link, schedule seed and questionnaire."""
+
+    study = models.ForeignKey(Study, related_name="readers", on_delete=models.CASCADE)
+    name = models.CharField(max_length=200, help_text="Shown to coordinators only.")
+    email = models.EmailField(blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    seed = models.BigIntegerField(default=new_seed)
+    schedule_version = models.CharField(max_length=20, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    excluded = models.BooleanField(default=False)
+    exclusion_reason = models.CharField(max_length=300, blank=True)
+    questionnaire = models.JSONField(null=True, blank=True)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.study})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and not self.excluded

@@ -1,0 +1,64 @@
+"""Registering a `generation` pool in the web app (used by `manage.py import_pool` and the demo)."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from generation.manifest import ManifestError, load_manifest, verify_files
+
+from .models import Pool, PoolImage
+
+
+class PoolImportError(ValueError):
+    pass
+
+
+def import_pool(directory: Path, name: str, *, copy: bool = True) -> tuple[Pool, bool]:
+    """Register the pool at `directory` under `name`. Idempotent: the same manifest returns the same pool.
+
+    The pool's files are verified against the manifest's hashes first; a pool that does not match is refused
+    and nothing is written. With `copy` the files are copied under POOL_ROOT so the server owns its stimuli.
+    """
+    directory = Path(directory)
+    try:
+        manifest = load_manifest(directory)
+    except ManifestError as exc:
+        raise PoolImportError(str(exc)) from None
+    sha = hashlib.sha256((directory / "manifest.json").read_bytes()).hexdigest()
+    existing = Pool.objects.filter(manifest_sha256=sha).first()
+    if existing is not None:
+        return existing, False
+    if Pool.objects.filter(name=name).exists():
+        raise PoolImportError(f"A different pool is already called {name!r}; choose another --name.")
+    problems = verify_files(directory, manifest)
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise PoolImportError(f"The pool's files do not match its manifest: {shown}")
+    target = directory.resolve()
+    if copy:
+        target = Path(settings.POOL_ROOT) / sha[:16]
+        if not target.exists():
+            staging = target.with_name(target.name + ".partial")
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            shutil.copy2(directory / "manifest.json", staging / "manifest.json")
+            for entry in manifest["images"]:
+                dest = staging / entry["file"]
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(directory / entry["file"], dest)
+            staging.rename(target)
+    with transaction.atomic():
+        pool = Pool.objects.create(
+            name=name, directory=str(target), manifest_sha256=sha,
+            code_version=str(manifest.get("code_version", "")), settings=manifest.get("settings", {}))
+        PoolImage.objects.bulk_create([
+            PoolImage(pool=pool, uid=e["id"], source_id=e["source_id"], image_class=e["class"],
+                      resolution=int(e["resolution"]), file=e["file"], sha256=e["sha256"],
+                      source=e.get("source") or "", generator=e.get("generator"), label=e.get("label") or "")
+            for e in manifest["images"]
+        ], batch_size=1000)
+    return pool, True

@@ -1,0 +1,54 @@
+"""The reading screen's state: one function used by the page and the JSON API alike."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+
+from .models import Reader, StudyStatus
+from .services import mark_served, pending_trials, progress, reader_score, trial_payload
+
+
+def display_settings(reader: Reader) -> dict[str, Any]:
+    study = reader.study
+    return {
+        "design": study.design,
+        "alternatives": study.alternatives,
+        "odd_class": study.odd_class,
+        "display_size": study.display_size,
+        "upscale": study.upscale,
+        "blank_ms": study.blank_ms,
+        "confidence_scale": study.confidence_scale,
+        "ask_reason": study.ask_reason,
+        "rating_labels": study.rating_labels,
+        "min_view_ms": study.min_view_ms,
+        "time_limit_ms": study.time_limit_ms,
+        "exposure_mode": study.exposure_mode,
+        "practice_feedback": study.practice_feedback,
+    }
+
+
+def reader_state(reader: Reader) -> dict[str, Any]:
+    """Progress plus the current and the next trial (the page preloads the next one's images)."""
+    study = reader.study
+
+    def url_for_image(token: str) -> str:
+        return reverse("api-reader-image", args=[reader.token, token])
+
+    trials = pending_trials(reader, limit=2)
+    payloads = [trial_payload(t, study, url_for_image) for t in trials]
+    if trials:
+        mark_served(trials[0], payloads[0]["exposure_ms"])
+    state: dict[str, Any] = {
+        "progress": progress(reader),
+        "status": study.status,
+        "open": study.status == StudyStatus.OPEN,
+        "trials": payloads,
+        "finished": not trials,
+        "done_url": reverse("reader-done", args=[reader.token]),
+        "responses_url": reverse("api-reader-responses", args=[reader.token]),
+        "state_url": reverse("api-reader-state", args=[reader.token]),
+    }
+    if not trials and study.show_score:
+        state["score"] = reader_score(reader)
+    return state

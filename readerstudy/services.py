@@ -1,0 +1,269 @@
+"""Service functions: the only place where views and the API change reading data.
+
+Views stay thin: they parse a request, call one function here, and render what it returns.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from .models import Design, ImageClass, PoolImage, Reader, Response, Study, StudyStatus, Trial, TrialImage, TrialKind
+from .scheduling import SCHEDULE_VERSION, ImageRef, ScheduleSpec, schedule_trials
+
+
+class ReadingError(Exception):
+    """A request a reader's page cannot honour; `status` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+# ----------------------------------------------------------------------------- schedules
+
+def schedule_spec(study: Study) -> ScheduleSpec:
+    return ScheduleSpec(
+        design=study.design, resolutions=tuple(study.resolutions),
+        trials_per_resolution=study.trials_per_resolution, synthetic_fraction=study.synthetic_fraction,
+        alternatives=study.alternatives, odd_class=study.odd_class,
+        allow_source_repeat=study.allow_source_repeat, order=study.order,
+        practice_trials=study.practice_trials, repeat_trials=study.repeat_trials,
+    )
+
+
+def pool_refs(study: Study) -> list[ImageRef]:
+    rows = PoolImage.objects.filter(pool=study.pool_id, resolution__in=study.resolutions).values_list(
+        "id", "source_id", "image_class", "resolution", "label")
+    return [ImageRef(*row) for row in rows]
+
+
+@transaction.atomic
+def create_reader(study: Study, name: str, email: str = "", user=None) -> Reader:
+    """Invite a reader: store their own seed and their whole schedule. Other readers are untouched."""
+    reader = Reader.objects.create(study=study, name=name, email=email, user=user,
+                                   schedule_version=SCHEDULE_VERSION)
+    planned = schedule_trials(pool_refs(study), schedule_spec(study), reader.seed)
+    trials = Trial.objects.bulk_create([
+        Trial(reader=reader, index=i, kind=p.kind, block=p.block, resolution=p.resolution,
+              odd_position=p.odd_position,
+              exposure_ms=study.exposure_ms if study.exposure_mode == "fixed" else None)
+        for i, p in enumerate(planned)
+    ])
+    if any(p.repeat_of is not None for p in planned):
+        for trial, p in zip(trials, planned):
+            if p.repeat_of is not None:
+                trial.repeat_of = trials[p.repeat_of]
+        Trial.objects.bulk_update([t for t, p in zip(trials, planned) if p.repeat_of is not None], ["repeat_of"])
+    TrialImage.objects.bulk_create([
+        TrialImage(trial=trial, position=pos, image_id=image_id)
+        for trial, p in zip(trials, planned) for pos, image_id in enumerate(p.image_ids)
+    ])
+    return reader
+
+
+# ----------------------------------------------------------------------------- reading state
+
+def reader_for_token(token: str) -> Reader:
+    reader = Reader.objects.select_related("study").filter(token=token).first()
+    if reader is None:
+        raise ReadingError("This invitation link is not valid. Check the link you were sent.", 404)
+    if reader.revoked_at is not None:
+        raise ReadingError("This invitation link has been withdrawn by the study coordinator.", 410)
+    if reader.excluded:
+        raise ReadingError("Your participation in this study has ended. Thank you for your time.", 403)
+    return reader
+
+
+def progress(reader: Reader) -> dict[str, int]:
+    counts = reader.trials.aggregate(
+        total=Count("id", filter=~Q(kind=TrialKind.PRACTICE)),
+        done=Count("id", filter=~Q(kind=TrialKind.PRACTICE) & Q(response__isnull=False)),
+        practice_total=Count("id", filter=Q(kind=TrialKind.PRACTICE)),
+        practice_done=Count("id", filter=Q(kind=TrialKind.PRACTICE) & Q(response__isnull=False)),
+    )
+    return counts
+
+
+def pending_trials(reader: Reader, limit: int = 2) -> list[Trial]:
+    """The first unanswered trials in order: the current one and the next (for preloading)."""
+    return list(
+        reader.trials.filter(response__isnull=True).order_by("index").prefetch_related("images")[:limit]
+    )
+
+
+def practice_gate(reader: Reader) -> dict[str, Any] | None:
+    """After the last practice trial: per-class accuracy against the pass mark, or None if no gate applies."""
+    study = reader.study
+    if study.practice_trials == 0 or study.practice_pass_mark <= 0:
+        return None
+    rows = Response.objects.filter(trial__reader=reader, trial__kind=TrialKind.PRACTICE).select_related("trial")
+    by_class: dict[str, list[bool]] = {}
+    for response in rows:
+        by_class.setdefault(response.trial.truth, []).append(bool(response.correct))
+    rates = {cls: sum(v) / len(v) for cls, v in by_class.items() if v}
+    return {"rates": rates, "passed": all(r >= study.practice_pass_mark for r in rates.values())}
+
+
+def trial_payload(trial: Trial, study: Study, url_for_image) -> dict[str, Any]:
+    """What the reader's page receives for one trial: opaque tokens only, never class or source."""
+    return {
+        "token": trial.token,
+        "kind": trial.kind,
+        "images": [{"position": ti.position, "url": url_for_image(ti.token)}
+                   for ti in sorted(trial.images.all(), key=lambda ti: ti.position)],
+        "exposure_ms": _exposure_for(trial, study),
+    }
+
+
+def _exposure_for(trial: Trial, study: Study) -> int | None:
+    if study.exposure_mode == "none" or trial.kind == TrialKind.PRACTICE:
+        return None
+    if study.exposure_mode == "fixed":
+        return study.exposure_ms
+    if trial.exposure_ms is not None:
+        return trial.exposure_ms
+    return staircase_exposure(trial.reader, study)
+
+
+def staircase_exposure(reader: Reader, study: Study) -> int:
+    """HYPE-time staircase: start at the study's exposure, +10 ms after an error, -30 ms after 3 correct."""
+    from analysis.designs import staircase_next
+
+    history = list(
+        Response.objects.filter(trial__reader=reader, trial__kind=TrialKind.MAIN, trial__exposure_ms__isnull=False)
+        .order_by("trial__index").values_list("trial__exposure_ms", "correct"))
+    if not history:
+        return study.exposure_ms
+    last_exposure = history[-1][0]
+    return int(staircase_next(last_exposure, [bool(c) for _, c in history]))
+
+
+def mark_served(trial: Trial, exposure_ms: int | None) -> None:
+    """Record the server's first-served time (and a staircase exposure) once; later serves change nothing."""
+    updates: dict[str, Any] = {}
+    if trial.first_served_at is None:
+        updates["first_served_at"] = timezone.now()
+    if exposure_ms is not None and trial.exposure_ms is None:
+        updates["exposure_ms"] = exposure_ms
+    if updates:
+        Trial.objects.filter(pk=trial.pk, first_served_at__isnull=True).update(**updates)
+        for key, value in updates.items():
+            setattr(trial, key, value)
+
+
+# ----------------------------------------------------------------------------- answers
+
+@dataclass
+class Submission:
+    trial_token: str
+    answer: str = ""
+    chosen_position: int | None = None
+    rating: int | None = None
+    confidence: int | None = None
+    reason: str = ""
+    timed_out: bool = False
+    client_key: str = ""
+    client_response_ms: float | None = None
+    client_exposure_ms: float | None = None
+    displayed_width: float | None = None
+    displayed_height: float | None = None
+    device_pixel_ratio: float | None = None
+
+
+def _validate(sub: Submission, trial: Trial, study: Study) -> None:
+    if sub.timed_out:
+        return
+    if study.design == Design.SINGLE and sub.answer not in ImageClass.values:
+        raise ReadingError("Answer 'real' or 'synthetic'.")
+    if study.design == Design.CHOICE:
+        n = trial.images.count()
+        if sub.chosen_position is None or not 0 <= sub.chosen_position < n:
+            raise ReadingError(f"Choose one of the {n} images (position 0 to {n - 1}).")
+    if study.design == Design.RATING:
+        k = len(study.rating_labels)
+        if sub.rating is None or not 1 <= sub.rating <= k:
+            raise ReadingError(f"Give a rating from 1 to {k}.")
+    if study.confidence_scale != "off" and trial.kind != TrialKind.PRACTICE:
+        top, bottom = (5, 1) if study.confidence_scale == "5" else (100, 0)
+        if sub.confidence is None or not bottom <= sub.confidence <= top:
+            raise ReadingError(f"Give your confidence from {bottom} to {top}.")
+    for name in ("client_response_ms", "client_exposure_ms", "displayed_width", "displayed_height",
+                 "device_pixel_ratio"):
+        value = getattr(sub, name)
+        if value is not None and (not math.isfinite(value) or value < 0 or value > 1e9):
+            raise ReadingError(f"{name} must be a non-negative number.")
+    if len(sub.reason) > 2000:
+        raise ReadingError("The reason is limited to 2,000 characters.")
+
+
+def _correct(sub: Submission, trial: Trial, study: Study) -> bool | None:
+    if sub.timed_out:
+        return False
+    if study.design == Design.SINGLE:
+        return sub.answer == trial.truth
+    if study.design == Design.CHOICE:
+        return sub.chosen_position == trial.odd_position
+    return None
+
+
+def submit_response(reader: Reader, sub: Submission) -> tuple[Response, bool]:
+    """Store a reader's answer exactly once. Returns (response, created).
+
+    A retry of an answered trial (refresh, double click, lost acknowledgement) returns the stored answer
+    unchanged. An answer to any trial other than the reader's first unanswered one is refused, so no trial
+    is ever skipped.
+    """
+    study = reader.study
+    if study.status != StudyStatus.OPEN:
+        raise ReadingError("The study is not open for reading right now. Your answers so far are saved.", 409)
+    trial = (reader.trials.filter(token=sub.trial_token).select_related("response").prefetch_related("images__image")
+             .first())
+    if trial is None:
+        raise ReadingError("This trial does not belong to your invitation.", 404)
+    existing = getattr(trial, "response", None)
+    if existing is not None:
+        return existing, False
+    current = reader.trials.filter(response__isnull=True).order_by("index").values_list("pk", flat=True).first()
+    if current != trial.pk:
+        raise ReadingError("Please answer the trials in order; reload the page to continue.", 409)
+    _validate(sub, trial, study)
+    exposure_ok = None
+    if trial.exposure_ms is not None and sub.client_exposure_ms is not None:
+        # A frame's worth of slack (~17 ms at 60 Hz) either way counts as shown as asked.
+        exposure_ok = abs(sub.client_exposure_ms - trial.exposure_ms) <= 20.0
+    fields = {k: v for k, v in vars(sub).items() if k != "trial_token"}
+    try:
+        with transaction.atomic():
+            response = Response.objects.create(
+                trial=trial, correct=_correct(sub, trial, study), exposure_ok=exposure_ok,
+                served_at=trial.first_served_at, **fields)
+    except IntegrityError:
+        # Two requests raced for the same trial: the first one won; return it.
+        return Response.objects.get(trial=trial), False
+    study.freeze()
+    if trial.kind == TrialKind.PRACTICE and not reader.trials.filter(
+            kind=TrialKind.PRACTICE, response__isnull=True).exists():
+        gate = practice_gate(reader)
+        if gate is not None and not gate["passed"]:
+            rates = ", ".join(f"{cls} {rate:.0%}" for cls, rate in sorted(gate["rates"].items()))
+            Reader.objects.filter(pk=reader.pk).update(
+                excluded=True,
+                exclusion_reason=f"failed practice: {rates} below the pass mark {study.practice_pass_mark:.0%}")
+    now = timezone.now()
+    Reader.objects.filter(pk=reader.pk).update(last_seen_at=now)
+    if not reader.trials.filter(response__isnull=True).exists():
+        Reader.objects.filter(pk=reader.pk, finished_at__isnull=True).update(finished_at=now)
+    return response, True
+
+
+def reader_score(reader: Reader) -> dict[str, Any]:
+    rows = Response.objects.filter(trial__reader=reader, trial__kind=TrialKind.MAIN, correct__isnull=False)
+    n = rows.count()
+    correct = rows.filter(correct=True).count()
+    return {"n": n, "correct": correct, "accuracy": correct / n if n else None}

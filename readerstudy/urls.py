@@ -1,0 +1,47 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from .api import reader as reader_api
+from .views import analyst, coordinator, home, reader
+
+urlpatterns = [
+    path("", home.home, name="home"),
+    path("health/", home.health, name="health"),
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Reader pages and the reader API (the invitation token is the credential).
+    path("r/<str:token>/", reader.start, name="reader-start"),
+    path("r/<str:token>/read/", reader.read, name="reader-read"),
+    path("r/<str:token>/done/", reader.done, name="reader-done"),
+    path("api/reader/<str:token>/", reader_api.ReaderStateView.as_view(), name="api-reader-state"),
+    path("api/reader/<str:token>/responses/", reader_api.ReaderResponsesView.as_view(),
+         name="api-reader-responses"),
+    path("api/reader/<str:token>/images/<str:image_token>/", reader_api.ReaderImageView.as_view(),
+         name="api-reader-image"),
+    # Coordinator pages.
+    path("coordinator/", coordinator.dashboard, name="dashboard"),
+    path("coordinator/pools/<int:pk>/", coordinator.pool_detail, name="pool-detail"),
+    path("coordinator/pools/<int:pk>/images/<str:uid>.png", coordinator.pool_image, name="pool-image"),
+    path("coordinator/studies/new/", coordinator.study_edit, name="study-new"),
+    path("coordinator/studies/<int:pk>/", coordinator.study_detail, name="study-detail"),
+    path("coordinator/studies/<int:pk>/edit/", coordinator.study_edit, name="study-edit"),
+    path("coordinator/studies/<int:pk>/copy/", coordinator.study_copy, name="study-copy"),
+    path("coordinator/studies/<int:pk>/<str:action>/", coordinator.study_status, name="study-status"),
+    path("coordinator/studies/<int:pk>/readers/", coordinator.study_progress, name="study-progress"),
+    path("coordinator/studies/<int:pk>/readers/invite/", coordinator.reader_invite, name="reader-invite"),
+    path("coordinator/studies/<int:pk>/readers/<int:reader_pk>/<str:action>/", coordinator.reader_action,
+         name="reader-action"),
+    # Analyst pages.
+    path("results/", analyst.studies, name="results-list"),
+    path("results/<int:pk>/", analyst.results, name="results"),
+    path("results/<int:pk>/responses.csv", analyst.responses_csv, name="results-csv"),
+    path("results/<int:pk>/report.json", analyst.report_json, name="results-json"),
+    path("results/<int:pk>/report.html", analyst.report_html, name="results-html"),
+    path("results/<int:pk>/study.imrmc", analyst.imrmc, name="results-imrmc"),
+    # The API for coordinators, analysts and scripts.
+    path("api/", include("readerstudy.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+]

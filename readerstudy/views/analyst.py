@@ -1,0 +1,66 @@
+"""Analyst pages: live results with intervals and tests, and every download (CSV streams)."""
+from __future__ import annotations
+
+import json
+
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from ..export import csv_lines
+from ..models import Study, StudyStatus
+from ..results import EXCLUSION_CHOICES, study_report, study_report_html, study_imrmc
+from ..roles import analyst_required
+
+
+def _exclusions(request) -> list[str]:
+    return [rule for rule in request.GET.getlist("exclude") if rule in dict(EXCLUSION_CHOICES)]
+
+
+@analyst_required
+def studies(request):
+    return render(request, "analyst/studies.html", {"studies": Study.objects.select_related("pool")})
+
+
+@analyst_required
+def results(request, pk: int):
+    study = get_object_or_404(Study, pk=pk)
+    exclusions = _exclusions(request)
+    report = study_report(study, exclusions=exclusions)
+    template = "analyst/_results.html" if request.htmx else "analyst/results.html"
+    return render(request, template, {
+        "study": study, "report": report, "exclusions": exclusions, "exclusion_choices": EXCLUSION_CHOICES,
+        "interim": study.status != StudyStatus.CLOSED, "query": request.GET.urlencode(),
+    })
+
+
+@analyst_required
+def responses_csv(request, pk: int):
+    study = get_object_or_404(Study, pk=pk)
+    response = StreamingHttpResponse(csv_lines(study), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="mirage-study-{study.pk}-responses.csv"'
+    return response
+
+
+@analyst_required
+def report_json(request, pk: int):
+    study = get_object_or_404(Study, pk=pk)
+    report = study_report(study, exclusions=_exclusions(request))
+    response = HttpResponse(json.dumps(report, indent=2), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="mirage-study-{study.pk}-report.json"'
+    return response
+
+
+@analyst_required
+def report_html(request, pk: int):
+    study = get_object_or_404(Study, pk=pk)
+    response = HttpResponse(study_report_html(study, exclusions=_exclusions(request)), content_type="text/html")
+    response["Content-Disposition"] = f'attachment; filename="mirage-study-{study.pk}-report.html"'
+    return response
+
+
+@analyst_required
+def imrmc(request, pk: int):
+    study = get_object_or_404(Study, pk=pk)
+    response = HttpResponse(study_imrmc(study), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="mirage-study-{study.pk}.imrmc"'
+    return response

@@ -1,0 +1,67 @@
+"""Reader pages: invitation (instructions, consent, questionnaire), the reading screen, the done page."""
+from __future__ import annotations
+
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from ..forms import QuestionnaireForm
+from ..markdown import render_markdown
+from ..models import Reader, ReadingSession
+from ..readerstate import display_settings, reader_state
+from ..services import ReadingError, reader_for_token, reader_score
+
+
+def _error_page(request, exc: ReadingError):
+    return render(request, "reader/error.html", {"message": exc.message}, status=exc.status)
+
+
+@require_http_methods(["GET", "POST"])
+def start(request, token: str):
+    try:
+        reader = reader_for_token(token)
+    except ReadingError as exc:
+        return _error_page(request, exc)
+    study = reader.study
+    if reader.started_at is not None:
+        return redirect("reader-read", token=token)
+    form = QuestionnaireForm(request.POST or None, consent_required=bool(study.consent.strip()))
+    if request.method == "POST" and form.is_valid():
+        now = timezone.now()
+        Reader.objects.filter(pk=reader.pk, started_at__isnull=True).update(
+            questionnaire={k: form.cleaned_data[k] for k in ("role", "years_experience", "subspecialty")},
+            consented_at=now if form.consent_required else None, started_at=now)
+        return redirect("reader-read", token=token)
+    return render(request, "reader/start.html", {
+        "reader": reader, "study": study, "form": form,
+        "instructions": render_markdown(study.instructions), "consent": render_markdown(study.consent),
+        "ratio": f"{round((1 - study.synthetic_fraction) * 100)}% real, {round(study.synthetic_fraction * 100)}% synthetic",
+    }, status=400 if request.method == "POST" else 200)
+
+
+def read(request, token: str):
+    try:
+        reader = reader_for_token(token)
+    except ReadingError as exc:
+        return _error_page(request, exc)
+    if reader.started_at is None:
+        return redirect("reader-start", token=token)
+    ReadingSession.objects.create(reader=reader, user_agent=request.headers.get("User-Agent", "")[:400])
+    state = reader_state(reader)
+    if state["finished"]:
+        return redirect("reader-done", token=token)
+    return render(request, "reader/read.html", {
+        "reader": reader, "study": reader.study, "state": state, "display": display_settings(reader),
+    })
+
+
+def done(request, token: str):
+    try:
+        reader = reader_for_token(token)
+    except ReadingError as exc:
+        return _error_page(request, exc)
+    state = reader_state(reader)
+    if not state["finished"]:
+        return redirect("reader-read", token=token)
+    score = reader_score(reader) if reader.study.show_score else None
+    return render(request, "reader/done.html", {"reader": reader, "study": reader.study, "score": score})

@@ -1,0 +1,501 @@
+// Mirage reading screen: keys, timing, preloading and never-lost answers.
+//
+// The page talks only to the reader JSON API (the same endpoints a scripted reader uses):
+//   GET  state_url      -> progress + the current and the next trial (opaque tokens only)
+//   POST responses_url  -> stores the answer once per trial; a retry returns the stored answer
+// The next trial's images are decoded before the current answer is sent, so the next image is painted
+// in the frame after the key press. Answers are sent strictly in order; a lost connection is retried with
+// the same trial token until the server acknowledges, and the reader sees that an answer is pending.
+(function () {
+  "use strict";
+
+  const initial = JSON.parse(document.getElementById("reader-state").textContent);
+  const display = JSON.parse(document.getElementById("reader-display").textContent);
+  const $ = (id) => document.getElementById(id);
+  const imagesBox = $("images");
+  const controls = $("controls");
+  const feedback = $("feedback");
+  const confirmHint = $("confirm-hint");
+  const confidenceBox = $("confidence");
+  const reasonBox = $("reason-box");
+
+  let progress = initial.progress;
+  let queue = initial.trials.slice();       // trials known from the server, current first
+  const answered = new Set();                // tokens answered on this page (sent or being sent)
+  let sendChain = Promise.resolve();         // answers go to the server one after another
+  let pendingSends = 0;
+  let current = null;
+  let shownAt = 0;                           // performance.now() of the frame that painted the image
+  let exposure = null;                       // {requested, onAt, offAt}
+  let choice = emptyChoice();
+  let highlight = null;
+  let accepting = false;
+  let paused = false;
+  let halted = false;
+  let timers = [];
+  let firstTrial = true;
+  let exposing = false;                      // no pause while a timed image is on screen
+  const preloaded = new Map();
+
+  function emptyChoice() {
+    return { answer: "", position: null, rating: null, confidence: null };
+  }
+
+  // ---------------------------------------------------------------- preloading
+
+  function preload(trial) {
+    for (const image of trial.images) {
+      if (!preloaded.has(image.url)) {
+        const element = new Image();
+        element.decoding = "async";
+        element.src = image.url;
+        preloaded.set(image.url, element.decode().then(() => element, () => element));
+      }
+    }
+  }
+
+  function nextKnownTrial() {
+    return queue.find((t) => !answered.has(t.token) && (!current || t.token !== current.token)) || null;
+  }
+
+  // ---------------------------------------------------------------- showing a trial
+
+  function clearTimers() {
+    timers.forEach(clearTimeout);
+    timers = [];
+  }
+
+  function later(ms, fn) {
+    timers.push(setTimeout(fn, ms));
+  }
+
+  function nextFrame() {
+    return new Promise((resolve) => requestAnimationFrame((t) => resolve(t)));
+  }
+
+  function setProgressText() {
+    const practice = current && current.kind === "practice";
+    $("phase").textContent = practice ? "Practice" : "";
+    if (practice) {
+      $("progress-text").textContent = `${progress.practice_done + 1} of ${progress.practice_total}`;
+    } else {
+      const n = Math.min(progress.done + pendingSends + 1, progress.total);
+      $("progress-text").textContent = `Trial ${n} of ${progress.total}`;
+    }
+  }
+
+  function imageSize(n) {
+    const gap = 16 * (n - 1);
+    const fit = Math.floor((window.innerWidth - 48 - gap) / n);
+    const tall = Math.floor(window.innerHeight - 260);
+    return Math.max(64, Math.min(display.display_size, fit, tall));
+  }
+
+  async function show(trial) {
+    clearTimers();
+    current = trial;
+    choice = emptyChoice();
+    highlight = null;
+    accepting = false;
+    exposure = null;
+    setButtons(false);
+    feedback.textContent = "";
+    hideConfirmation();
+    const elements = await Promise.all(trial.images.map((image) => {
+      preload(trial);
+      return preloaded.get(image.url);
+    }));
+    if (!firstTrial && display.blank_ms > 0) {
+      imagesBox.replaceChildren();
+      await new Promise((resolve) => later(display.blank_ms, resolve));
+    }
+    firstTrial = false;
+    setProgressText();
+    const size = imageSize(elements.length);
+    const nodes = elements.map((element, position) => {
+      const img = element.cloneNode();
+      img.alt = elements.length > 1 ? `Image ${position + 1}` : "Image to judge";
+      img.width = size;
+      img.height = size;
+      img.draggable = false;
+      img.className = display.upscale === "pixelated" ? "stimulus pixelated" : "stimulus";
+      if (display.design !== "choice") return img;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "choice";
+      button.dataset.position = String(position);
+      button.setAttribute("aria-label", `Image ${position + 1}`);
+      button.setAttribute("aria-keyshortcuts", String(position + 1));
+      button.append(img);
+      const key = document.createElement("kbd");
+      key.textContent = String(position + 1);
+      button.append(key);
+      button.addEventListener("click", () => choosePosition(position));
+      return button;
+    });
+    if (trial.exposure_ms) {
+      await showTimed(trial, nodes, size);
+    } else {
+      imagesBox.replaceChildren(...nodes);
+      shownAt = await nextFrame();
+      startAnswering();
+    }
+    const next = nextKnownTrial();
+    if (next) preload(next);
+  }
+
+  async function showTimed(trial, nodes, size) {
+    exposing = true;
+    const countdown = $("countdown");
+    const mask = $("mask");
+    imagesBox.replaceChildren();
+    countdown.hidden = false;
+    for (const n of ["3", "2", "1"]) {
+      countdown.textContent = n;
+      await new Promise((resolve) => later(400, resolve));
+    }
+    countdown.hidden = true;
+    imagesBox.replaceChildren(...nodes);
+    const onAt = await nextFrame();
+    // Keep the image up until the first frame at or after the requested exposure, then mask it.
+    let now = onAt;
+    while (now - onAt < trial.exposure_ms - 8) now = await nextFrame();
+    drawMask(mask, size * nodes.length + 16 * (nodes.length - 1), size);
+    imagesBox.replaceChildren();
+    mask.hidden = false;
+    const offAt = await nextFrame();
+    exposure = { requested: trial.exposure_ms, onAt, offAt };
+    exposing = false;
+    shownAt = onAt;
+    later(500, () => { mask.hidden = true; });
+    startAnswering();
+  }
+
+  function drawMask(canvas, width, height) {
+    canvas.width = width;
+    canvas.height = height;
+    const ctx = canvas.getContext("2d");
+    const data = ctx.createImageData(width, height);
+    for (let i = 0; i < data.data.length; i += 4) {
+      const v = Math.floor(Math.random() * 256);
+      data.data[i] = data.data[i + 1] = data.data[i + 2] = v;
+      data.data[i + 3] = 255;
+    }
+    ctx.putImageData(data, 0, 0);
+  }
+
+  function startAnswering() {
+    const enable = () => {
+      accepting = true;
+      setButtons(true);
+    };
+    if (display.min_view_ms > 0) later(display.min_view_ms, enable); else enable();
+    if (display.time_limit_ms && current.kind !== "practice") {
+      later(display.time_limit_ms, () => submit(true));
+    }
+  }
+
+  function setButtons(enabled) {
+    controls.querySelectorAll("button").forEach((b) => { b.disabled = !enabled; });
+    imagesBox.querySelectorAll("button.choice").forEach((b) => { b.disabled = !enabled; });
+  }
+
+  // ---------------------------------------------------------------- choosing
+
+  function needsConfidence() {
+    return display.confidence_scale !== "off" && current && current.kind !== "practice";
+  }
+
+  function primaryChosen() {
+    if (display.design === "single") return choice.answer !== "";
+    if (display.design === "choice") return choice.position !== null;
+    return choice.rating !== null;
+  }
+
+  function ready() {
+    return primaryChosen() && (!needsConfidence() || choice.confidence !== null);
+  }
+
+  function afterPrimary(confirmNeeded) {
+    markSelected();
+    if (needsConfidence()) {
+      confidenceBox.hidden = false;
+      if (display.confidence_scale === "100" && choice.confidence === null) {
+        choice.confidence = Number($("confidence-range").value);
+      }
+    }
+    if (reasonBox) reasonBox.hidden = false;
+    if (!confirmNeeded && ready() && !reasonBox) {
+      submit(false);
+    } else {
+      confirmHint.hidden = false;
+    }
+  }
+
+  function chooseAnswer(answer) {
+    if (!accepting || display.design !== "single") return;
+    choice.answer = answer;
+    afterPrimary(false);
+  }
+
+  function choosePosition(position) {
+    if (!accepting || display.design !== "choice" || position >= current.images.length) return;
+    choice.position = position;
+    highlight = position;
+    afterPrimary(false);
+  }
+
+  function chooseRating(rating) {
+    if (!accepting || display.design !== "rating" || rating > display.rating_labels.length) return;
+    choice.rating = rating;
+    afterPrimary(true);  // a rating is confirmed with Enter
+  }
+
+  function chooseConfidence(value) {
+    if (!accepting || !needsConfidence() || !primaryChosen()) return;
+    choice.confidence = value;
+    markSelected();
+    confirmHint.hidden = false;
+  }
+
+  function markSelected() {
+    controls.querySelectorAll("[data-answer]").forEach((b) => {
+      b.setAttribute("aria-pressed", String(b.dataset.answer === choice.answer));
+    });
+    controls.querySelectorAll("[data-rating]").forEach((b) => {
+      b.setAttribute("aria-pressed", String(Number(b.dataset.rating) === choice.rating));
+    });
+    imagesBox.querySelectorAll("button.choice").forEach((b) => {
+      const p = Number(b.dataset.position);
+      b.classList.toggle("selected", p === choice.position);
+      b.classList.toggle("highlight", p === highlight);
+      b.setAttribute("aria-pressed", String(p === choice.position));
+    });
+    document.querySelectorAll("[data-confidence]").forEach((b) => {
+      b.setAttribute("aria-checked", String(Number(b.dataset.confidence) === choice.confidence));
+    });
+  }
+
+  function hideConfirmation() {
+    confirmHint.hidden = true;
+    if (confidenceBox) confidenceBox.hidden = true;
+    if (reasonBox) {
+      reasonBox.hidden = true;
+      $("reason").value = "";
+    }
+    markSelected();
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return String(Date.now()) + Math.random().toString(16).slice(2);
+  }
+
+  async function post(payload) {
+    let delay = 500;
+    for (;;) {
+      let response;
+      try {
+        response = await fetch(initial.responses_url, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Accept: "application/json" },
+          body: JSON.stringify(payload),
+          credentials: "same-origin",
+          cache: "no-store",
+        });
+      } catch (error) {
+        response = null;
+      }
+      if (response && response.ok) {
+        feedback.classList.remove("warning");
+        return response.json();
+      }
+      if (response && response.status >= 400 && response.status < 500) {
+        let detail = "This answer could not be saved.";
+        try { detail = (await response.json()).detail || detail; } catch (e) { /* keep the default */ }
+        throw new Error(detail);
+      }
+      feedback.classList.add("warning");
+      feedback.textContent = "Connection lost. Your answer will be saved as soon as the connection returns.";
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 8000);
+    }
+  }
+
+  function acknowledge(body) {
+    const state = body.state;
+    if (state.excluded) return halt(state.message);
+    progress = state.progress;
+    queue = state.trials;
+    queue.forEach(preload);
+    if (state.finished && pendingSends === 0) window.location.assign(initial.done_url);
+  }
+
+  function submit(timedOut) {
+    if (!current || (!timedOut && (!accepting || !ready()))) return;
+    accepting = false;
+    clearTimers();
+    setButtons(false);
+    const trial = current;
+    const first = imagesBox.querySelector("img");
+    const rect = first ? first.getBoundingClientRect() : { width: null, height: null };
+    const payload = {
+      trial: trial.token,
+      client_key: uuid(),
+      timed_out: Boolean(timedOut),
+      client_response_ms: Math.round((performance.now() - shownAt) * 10) / 10,
+      displayed_width: rect.width,
+      displayed_height: rect.height,
+      device_pixel_ratio: window.devicePixelRatio || 1,
+    };
+    if (!timedOut) {
+      if (display.design === "single") payload.answer = choice.answer;
+      if (display.design === "choice") payload.chosen_position = choice.position;
+      if (display.design === "rating") payload.rating = choice.rating;
+      if (needsConfidence()) payload.confidence = choice.confidence;
+      if (reasonBox) payload.reason = $("reason").value;
+    }
+    if (exposure) payload.client_exposure_ms = Math.round((exposure.offAt - exposure.onAt) * 10) / 10;
+    answered.add(trial.token);
+    pendingSends += 1;
+    const sent = sendChain.then(() => post(payload));
+    sendChain = sent.then((body) => {
+      pendingSends -= 1;
+      acknowledge(body);
+    }, (error) => {
+      pendingSends -= 1;
+      halt(error.message);
+    });
+    if (trial.kind === "practice" && display.practice_feedback) {
+      // Practice: wait for the server's verdict and show it before moving on.
+      sendChain.then(() => sent).then((body) => {
+        if (halted) return;
+        const ok = body.feedback && body.feedback.correct;
+        feedback.textContent = ok ? "Correct." : "Not correct.";
+        later(900, advance);
+      }, () => {});
+      return;
+    }
+    advance();
+  }
+
+  function advance() {
+    if (halted) return;
+    const next = nextKnownTrial();
+    if (next) {
+      show(next);
+      return;
+    }
+    // Nothing preloaded (first trials or a slow connection): wait for the acknowledgements.
+    imagesBox.replaceChildren();
+    feedback.textContent = pendingSends ? "Saving…" : "";
+    sendChain.then(() => {
+      if (halted) return;
+      const after = nextKnownTrial();
+      if (after) show(after);
+      else if (pendingSends === 0) window.location.assign(initial.done_url);
+    });
+  }
+
+  function halt(message) {
+    halted = true;
+    accepting = false;
+    clearTimers();
+    $("halted-message").textContent = message;
+    $("halted").hidden = false;
+  }
+
+  // ---------------------------------------------------------------- pause and keys
+
+  function togglePause() {
+    if (halted || exposing) return;
+    paused = !paused;
+    $("paused").hidden = !paused;
+    if (paused) {
+      accepting = false;
+      clearTimers();
+      $("resume").focus();
+    } else if (current) {
+      show(current);   // the image is shown afresh and its time counts from now
+    }
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target && event.target.id === "reason" && event.key !== "Enter") return;
+    const key = event.key.toLowerCase();
+    if (key === "p" || (paused && key === "escape")) {
+      event.preventDefault();
+      togglePause();
+      return;
+    }
+    if (paused || halted || !current) return;
+    if (key === "enter") {
+      event.preventDefault();
+      if (display.design === "choice" && choice.position === null && highlight !== null) {
+        choosePosition(highlight);
+      } else {
+        submit(false);
+      }
+      return;
+    }
+    if (display.design === "single" && (key === "r" || key === "s")) {
+      event.preventDefault();
+      chooseAnswer(key === "r" ? "real" : "synthetic");
+      return;
+    }
+    if (display.design === "choice" && (key === "arrowleft" || key === "arrowright") && accepting) {
+      event.preventDefault();
+      const n = current.images.length;
+      const start = highlight === null ? (key === "arrowright" ? -1 : n) : highlight;
+      highlight = (start + (key === "arrowright" ? 1 : -1) + n) % n;
+      markSelected();
+      return;
+    }
+    if (/^[0-9]$/.test(key)) {
+      const digit = Number(key);
+      event.preventDefault();
+      if (!primaryChosen()) {
+        if (display.design === "choice") choosePosition(digit - 1);
+        else if (display.design === "rating") chooseRating(digit);
+      } else if (display.design === "rating" && !needsConfidence()) {
+        chooseRating(digit);
+      } else if (needsConfidence() && display.confidence_scale === "5" && digit >= 1 && digit <= 5) {
+        chooseConfidence(digit);
+      }
+    }
+  });
+
+  controls.addEventListener("click", (event) => {
+    const button = event.target.closest("button");
+    if (!button) return;
+    if (button.dataset.answer) chooseAnswer(button.dataset.answer);
+    if (button.dataset.rating) chooseRating(Number(button.dataset.rating));
+  });
+  document.querySelectorAll("[data-confidence]").forEach((b) => {
+    b.addEventListener("click", () => chooseConfidence(Number(b.dataset.confidence)));
+  });
+  const range = $("confidence-range");
+  if (range) {
+    range.addEventListener("input", () => {
+      $("confidence-value").textContent = range.value;
+      chooseConfidence(Number(range.value));
+    });
+  }
+  $("confirm").addEventListener("click", () => submit(false));
+  $("pause").addEventListener("click", togglePause);
+  $("resume").addEventListener("click", togglePause);
+
+  // ---------------------------------------------------------------- start
+
+  if (!initial.open) {
+    halt("The study is paused by its coordinator. Your answers so far are saved; please come back later.");
+  } else if (queue.length === 0) {
+    window.location.assign(initial.done_url);
+  } else {
+    queue.forEach(preload);
+    show(queue[0]);
+  }
+})();
