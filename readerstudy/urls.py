@@ -29,7 +29,7 @@ urlpatterns = [
     path("coordinator/studies/<int:pk>/", coordinator.study_detail, name="study-detail"),
     path("coordinator/studies/<int:pk>/edit/", coordinator.study_edit, name="study-edit"),
     path("coordinator/studies/<int:pk>/copy/", coordinator.study_copy, name="study-copy"),
-    path("coordinator/studies/<int:pk>/<str:action>/", coordinator.study_status, name="study-status"),
+    path("coordinator/studies/<int:pk>/status/<str:action>/", coordinator.study_status, name="study-status"),
     path("coordinator/studies/<int:pk>/readers/", coordinator.study_progress, name="study-progress"),
     path("coordinator/studies/<int:pk>/readers/invite/", coordinator.reader_invite, name="reader-invite"),
     path("coordinator/studies/<int:pk>/readers/<int:reader_pk>/<str:action>/", coordinator.reader_action,

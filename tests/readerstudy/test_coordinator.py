@@ -1,0 +1,107 @@
+"""Coordinator flows: design a study, invite, revoke, exclude, copy, and the design freeze."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from readerstudy.models import Reader, Study
+from readerstudy.services import create_reader
+
+pytestmark = pytest.mark.django_db
+
+
+def design_form(pool, **overrides):
+    data = {
+        "name": "Chest X-ray by resolution", "pool": pool.pk, "design": "single", "alternatives": 2,
+        "odd_class": "real", "resolutions": "32,64", "trials_per_resolution": 4, "synthetic_fraction": 0.5,
+        "order": "interleaved", "practice_trials": 0, "practice_pass_mark": 0, "repeat_trials": 0,
+        "min_view_ms": 0, "confidence_scale": "5", "display_size": 512, "upscale": "pixelated", "blank_ms": 250,
+        "rating_labels": "a\nb\nc\nd", "exposure_mode": "none", "exposure_ms": 500, "instructions": "Look closely.",
+        "consent": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_alice_designs_a_study_and_sees_its_full_configuration(client, alice, pool):
+    client.force_login(alice)
+    response = client.post("/coordinator/studies/new/", design_form(pool))
+    assert response.status_code == 302
+    study = Study.objects.get()
+    assert study.resolutions == [32, 64] and study.confidence_scale == "5" and study.created_by == alice
+    page = client.get(f"/coordinator/studies/{study.pk}/").content.decode()
+    assert "32, 64" in page and "Look closely." in page and str(study.seed) in page
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("resolutions", "32,abc", "whole numbers"),
+    ("resolutions", "32,512", "no images at 512 px"),
+    ("alternatives", 7, "less than or equal to 4"),
+    ("synthetic_fraction", 1.5, "less than or equal to 1"),
+])
+def test_a_wrong_design_value_is_explained_and_nothing_is_saved(client, alice, pool, field, value, message):
+    client.force_login(alice)
+    response = client.post("/coordinator/studies/new/", design_form(pool, **{field: value}))
+    assert response.status_code == 400 and message in response.content.decode()
+    assert not Study.objects.exists()
+
+
+def test_alice_invites_a_reader_with_htmx_and_gets_a_personal_link(client, alice, study):
+    client.force_login(alice)
+    response = client.post(f"/coordinator/studies/{study.pk}/readers/invite/", {"name": "Dr. Gray"},
+                           HTTP_HX_REQUEST="true")
+    reader = Reader.objects.get()
+    assert response.status_code == 200 and f"/r/{reader.token}/" in response.content.decode()
+    assert reader.trials.count() == 12
+
+
+def test_an_invitation_the_pool_cannot_supply_is_explained(client, alice, make_study):
+    study = make_study(trials_per_resolution=40)
+    client.force_login(alice)
+    response = client.post(f"/coordinator/studies/{study.pk}/readers/invite/", {"name": "X"}, HTTP_HX_REQUEST="true")
+    assert "too few" in response.content.decode()
+    assert not Reader.objects.exists()
+
+
+def test_revoking_a_link_locks_the_reader_out(client, alice, study):
+    reader = create_reader(study, "R")
+    client.force_login(alice)
+    client.post(f"/coordinator/studies/{study.pk}/readers/{reader.pk}/revoke/")
+    client.logout()
+    assert client.get(f"/r/{reader.token}/").status_code == 410
+
+
+def test_a_frozen_design_cannot_be_edited_but_can_be_copied(client, alice, study):
+    reader = create_reader(study, "R")
+    token = client.get(f"/api/reader/{reader.token}/").json()["trials"][0]["token"]
+    client.post(f"/api/reader/{reader.token}/responses/", json.dumps({"trial": token, "answer": "real"}),
+                content_type="application/json")
+    client.force_login(alice)
+    assert client.get(f"/coordinator/studies/{study.pk}/edit/").status_code == 302
+    api = client.patch(f"/api/studies/{study.pk}/", {"trials_per_resolution": 2}, content_type="application/json")
+    assert api.status_code == 400 and "frozen" in api.content.decode()
+    response = client.post(f"/coordinator/studies/{study.pk}/copy/")
+    copy = Study.objects.exclude(pk=study.pk).get()
+    assert response.status_code == 302 and copy.frozen_at is None and copy.seed != study.seed
+    assert copy.status == "draft" and copy.resolutions == study.resolutions
+
+
+def test_status_changes_follow_the_allowed_transitions(client, alice, study):
+    client.force_login(alice)
+    client.post(f"/coordinator/studies/{study.pk}/status/pause/")
+    study.refresh_from_db()
+    assert study.status == "paused"
+    client.post(f"/coordinator/studies/{study.pk}/status/close/")
+    client.post(f"/coordinator/studies/{study.pk}/status/open/")
+    study.refresh_from_db()
+    assert study.status == "closed"
+
+
+def test_the_pool_page_shows_counts_and_sources_to_coordinators(client, alice, pool):
+    client.force_login(alice)
+    page = client.get(f"/coordinator/pools/{pool.pk}/").content.decode()
+    assert "real_0" in page or "synthetic_0" in page
+    image = pool.images.first()
+    response = client.get(f"/coordinator/pools/{pool.pk}/images/{image.uid}.png")
+    assert response.status_code == 200 and response.content[:4] == b"\x89PNG"

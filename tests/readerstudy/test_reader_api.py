@@ -1,0 +1,203 @@
+"""The reader's API: answers stored exactly once, in order, blinded, and bad input changes nothing."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from readerstudy.models import Response, StudyStatus, Trial
+from readerstudy.services import create_reader
+
+pytestmark = pytest.mark.django_db
+
+
+def state(client, reader):
+    response = client.get(f"/api/reader/{reader.token}/")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def answer_for(trial: Trial, correct: bool = True) -> str:
+    truth = trial.truth
+    return truth if correct else ("real" if truth == "synthetic" else "synthetic")
+
+
+def post(client, reader, **payload):
+    return client.post(f"/api/reader/{reader.token}/responses/", data=json.dumps(payload),
+                       content_type="application/json")
+
+
+def test_a_reader_answers_every_trial_and_each_answer_is_stored_once(client, study):
+    reader = create_reader(study, "Dr. Reader")
+    total = reader.trials.count()
+    for _ in range(total):
+        current = state(client, reader)["trials"][0]
+        trial = Trial.objects.get(token=current["token"])
+        response = post(client, reader, trial=current["token"], answer=answer_for(trial), client_response_ms=812.5)
+        assert response.status_code == 201
+    final = state(client, reader)
+    assert final["finished"] and final["progress"]["done"] == total
+    assert Response.objects.filter(trial__reader=reader).count() == total
+    assert all(r.correct for r in Response.objects.filter(trial__reader=reader))
+    reader.refresh_from_db()
+    assert reader.finished_at is not None
+
+
+def test_a_repeated_submission_returns_the_stored_answer_and_creates_nothing(client, study):
+    reader = create_reader(study, "R")
+    token = state(client, reader)["trials"][0]["token"]
+    first = post(client, reader, trial=token, answer="real")
+    again = post(client, reader, trial=token, answer="synthetic")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["created"] is False
+    stored = Response.objects.get(trial__token=token)
+    assert stored.answer == "real" and Response.objects.count() == 1
+
+
+def test_answering_a_later_trial_first_is_refused_so_no_trial_is_skipped(client, study):
+    reader = create_reader(study, "R")
+    later = state(client, reader)["trials"][1]["token"]
+    response = post(client, reader, trial=later, answer="real")
+    assert response.status_code == 409 and "in order" in response.json()["detail"]
+    assert Response.objects.count() == 0
+
+
+@pytest.mark.parametrize("payload, message", [
+    ({"answer": "maybe"}, "answer"),
+    ({"answer": ""}, "real' or 'synthetic"),
+    ({"answer": "real", "client_response_ms": -5}, "client_response_ms"),
+    ({"answer": "real", "confidence": "high"}, "confidence"),
+])
+def test_a_malformed_answer_gets_a_clear_message_and_changes_nothing(client, study, payload, message):
+    reader = create_reader(study, "R")
+    token = state(client, reader)["trials"][0]["token"]
+    response = post(client, reader, trial=token, **payload)
+    assert response.status_code == 400 and message in response.json()["detail"]
+    assert Response.objects.count() == 0
+    study.refresh_from_db()
+    assert study.frozen_at is None
+
+
+def test_confidence_is_required_and_range_checked_when_the_study_asks_for_it(client, make_study):
+    study = make_study(confidence_scale="5")
+    reader = create_reader(study, "R")
+    token = state(client, reader)["trials"][0]["token"]
+    assert post(client, reader, trial=token, answer="real").status_code == 400
+    assert post(client, reader, trial=token, answer="real", confidence=6).status_code == 400
+    assert post(client, reader, trial=token, answer="real", confidence=4).status_code == 201
+    assert Response.objects.get().confidence == 4
+
+
+def test_a_trial_of_another_reader_is_not_found(client, study):
+    alice_reader, bob_reader = create_reader(study, "A"), create_reader(study, "B")
+    token = state(client, bob_reader)["trials"][0]["token"]
+    assert post(client, alice_reader, trial=token, answer="real").status_code == 404
+
+
+def test_revoked_links_unknown_links_and_paused_studies_are_refused(client, study):
+    reader = create_reader(study, "R")
+    assert client.get("/api/reader/not-a-token/").status_code == 404
+    study.status = StudyStatus.PAUSED
+    study.save()
+    token = state(client, reader)["trials"][0]["token"]
+    assert post(client, reader, trial=token, answer="real").status_code == 409
+    reader.revoked_at = reader.created_at
+    reader.save()
+    assert client.get(f"/api/reader/{reader.token}/").status_code == 410
+    assert Response.objects.count() == 0
+
+
+def test_the_first_answer_freezes_the_design(client, study):
+    reader = create_reader(study, "R")
+    token = state(client, reader)["trials"][0]["token"]
+    post(client, reader, trial=token, answer="real")
+    study.refresh_from_db()
+    assert study.frozen_at is not None
+
+
+def test_nothing_the_reader_receives_reveals_class_source_or_pool_ids(client, study):
+    reader = create_reader(study, "R")
+    body = client.get(f"/api/reader/{reader.token}/").content.decode()
+    page = client.get(f"/r/{reader.token}/read/", follow=True).content.decode()
+    secrets = set()
+    for trial in reader.trials.prefetch_related("images__image"):
+        for ti in trial.images.all():
+            secrets |= {ti.image.uid, ti.image.source_id, ti.image.source, ti.image.sha256, ti.image.file}
+    assert '"real"' not in body and '"synthetic"' not in body
+    for text in (body, page):
+        for secret in secrets:
+            assert secret not in text
+    payload = json.loads(body)
+    for trial in payload["trials"]:
+        assert set(trial) == {"token", "kind", "images", "exposure_ms"}
+        for image in trial["images"]:
+            assert set(image) == {"position", "url"}
+
+
+def test_images_are_served_only_to_the_reader_who_owns_the_trial_with_identical_headers(client, study):
+    owner, other = create_reader(study, "Owner"), create_reader(study, "Other")
+    urls = [img["url"] for t in state(client, owner)["trials"] for img in t["images"]]
+    responses = [client.get(url) for url in urls]
+    assert all(r.status_code == 200 and r["Content-Type"] == "image/png" for r in responses)
+    header_sets = {tuple(sorted((k, v) for k, v in r.headers.items() if k != "Content-Length")) for r in responses}
+    assert len(header_sets) == 1
+    stolen = urls[0].replace(owner.token, other.token)
+    assert client.get(stolen).status_code == 404
+
+
+def test_adding_a_reader_leaves_existing_schedules_untouched(study):
+    first = create_reader(study, "First")
+    before = list(first.trials.values_list("index", "resolution", "images__image_id"))
+    create_reader(study, "Second")
+    create_reader(study, "Third")
+    assert list(first.trials.values_list("index", "resolution", "images__image_id")) == before
+
+
+def test_practice_trials_give_feedback_and_a_failed_pass_mark_ends_participation(client, make_study):
+    study = make_study(practice_trials=2, practice_pass_mark=1.0)
+    reader = create_reader(study, "R")
+    for _ in range(2):
+        current = state(client, reader)["trials"][0]
+        assert current["kind"] == "practice"
+        trial = Trial.objects.get(token=current["token"])
+        body = post(client, reader, trial=current["token"], answer=answer_for(trial, correct=False)).json()
+        assert body["feedback"] == {"correct": False}
+    assert body["state"]["excluded"] is True
+    reader.refresh_from_db()
+    assert reader.excluded and reader.exclusion_reason.startswith("failed practice")
+    assert client.get(f"/api/reader/{reader.token}/").status_code == 403
+
+
+def test_forced_choice_correctness_is_computed_on_the_server(client, make_study):
+    study = make_study(design="choice", alternatives=3, trials_per_resolution=3, resolutions=[64])
+    reader = create_reader(study, "R")
+    current = state(client, reader)["trials"][0]
+    assert len(current["images"]) == 3
+    trial = Trial.objects.get(token=current["token"])
+    post(client, reader, trial=current["token"], chosen_position=trial.odd_position)
+    assert Response.objects.get().correct is True
+    bad = post(client, reader, trial=state(client, reader)["trials"][0]["token"], chosen_position=3)
+    assert bad.status_code == 400 and "position 0 to 2" in bad.json()["detail"]
+
+
+def test_ratings_are_stored_without_correctness(client, make_study):
+    study = make_study(design="rating", rating_labels=["1", "2", "3", "4", "5"])
+    reader = create_reader(study, "R")
+    token = state(client, reader)["trials"][0]["token"]
+    assert post(client, reader, trial=token, rating=6).status_code == 400
+    assert post(client, reader, trial=token, rating=4).status_code == 201
+    stored = Response.objects.get()
+    assert stored.rating == 4 and stored.correct is None
+
+
+def test_a_timed_trial_records_the_requested_and_the_measured_exposure(client, make_study):
+    study = make_study(exposure_mode="fixed", exposure_ms=500)
+    reader = create_reader(study, "R")
+    current = state(client, reader)["trials"][0]
+    assert current["exposure_ms"] == 500
+    post(client, reader, trial=current["token"], answer="real", client_exposure_ms=517.0)
+    nxt = state(client, reader)["trials"][0]
+    post(client, reader, trial=nxt["token"], answer="real", client_exposure_ms=350.0)
+    first, second = Response.objects.order_by("trial__index")
+    assert (first.exposure_ok, second.exposure_ok) == (True, False)
+    assert first.trial.exposure_ms == 500
