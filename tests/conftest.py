@@ -36,6 +36,14 @@ def small_pool_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request):
+    if not request.config.pluginmanager.hasplugin("django"):
+        return  # the plain libraries' tests also run with -p no:django
+    settings = request.getfixturevalue("settings")
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def media_root(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -47,7 +55,7 @@ def media_root(tmp_path, settings):
 def pool(db, small_pool_dir, media_root):
     from readerstudy.pools import import_pool
 
-    registered, _ = import_pool(small_pool_dir, "Test pool")
+    registered, _ = import_pool(small_pool_dir, "Test pool", copy=False)
     return registered
 
 

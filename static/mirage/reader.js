@@ -36,6 +36,8 @@
   let firstTrial = true;
   let exposing = false;                      // no pause while a timed image is on screen
   const preloaded = new Map();
+  // Input in the first moments of a new trial is a double click or key bounce, not a decision: ignore it.
+  const GUARD_MS = 150;
 
   function emptyChoice() {
     return { answer: "", position: null, rating: null, confidence: null };
@@ -185,11 +187,12 @@
   }
 
   function startAnswering() {
+    const guard = Math.max(GUARD_MS, display.min_view_ms || 0);
     const enable = () => {
       accepting = true;
       setButtons(true);
     };
-    if (display.min_view_ms > 0) later(display.min_view_ms, enable); else enable();
+    later(guard, enable);
     if (display.time_limit_ms && current.kind !== "practice") {
       later(display.time_limit_ms, () => submit(true));
     }
@@ -423,7 +426,7 @@
   }
 
   document.addEventListener("keydown", (event) => {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
     if (event.target && event.target.id === "reason" && event.key !== "Enter") return;
     const key = event.key.toLowerCase();
     if (key === "p" || (paused && key === "escape")) {

@@ -1,0 +1,124 @@
+"""build_report: layout, values, JSON safety and footnotes; the HTML page."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.report import build_report, render_html, report_plots, write_report
+from analysis.tidy import AnalysisInputError, main_trials, validate
+
+ROW_KEYS = {"n", "correct", "accuracy", "chance", "ci_low", "ci_high", "p_value", "p_value_holm"}
+
+
+@pytest.fixture(scope="module")
+def full_report():
+    from tests.analysis.conftest import simulate_responses
+
+    df = simulate_responses(designs=("single", "choice", "rating"))
+    return df, build_report(df, n_boot=200, seed=1)
+
+
+def test_every_design_has_rows_per_resolution(full_report):
+    _, report = full_report
+    assert set(report["designs"]) == {"single", "choice", "rating"}
+    for design, part in report["designs"].items():
+        rows = part["by_resolution"]
+        assert [row["resolution"] for row in rows] == [32, 64, 128], design
+        assert all(ROW_KEYS <= set(row) for row in rows), design
+    assert report["by_resolution"] == report["designs"]["single"]["by_resolution"]
+
+
+def test_the_figures_are_the_counts_of_the_main_trials(full_report):
+    df, report = full_report
+    main = main_trials(validate(df))
+    single = main[main["design"] == "single"]
+    for row in report["by_resolution"]:
+        part = single[single["resolution"] == row["resolution"]]
+        assert row["n"] == len(part) and row["correct"] == int(part["correct"].sum())
+        assert row["chance"] == 0.5
+    assert all(row["chance"] == 0.25 for row in report["designs"]["choice"]["by_resolution"])
+    assert report["meta"]["n_main_responses"] == len(main)
+    assert report["meta"]["trial_kinds"] == {"main": 1296, "practice": 36, "catch": 36}
+
+
+def test_single_design_sections(full_report):
+    _, report = full_report
+    single = report["designs"]["single"]
+    for key in ("per_reader", "per_reader_resolution", "class_rates", "d_prime", "fleiss_kappa", "roc",
+                "mrmc", "fool_rates", "bootstrap", "trend", "mixed_model", "gee", "hype_infinity", "hype_time"):
+        assert single[key], key
+    assert len(single["per_reader"]) == 6 and len(single["per_reader_resolution"]) == 18
+    fool = [row["fool_rate"] for row in single["fool_rates"]]
+    assert fool == sorted(fool, reverse=True)
+    assert single["trend"]["logistic_slope"]["estimate"] > 0
+    assert all(0 <= row["auc"] <= 1 for row in single["roc"])
+
+
+def test_choice_and_rating_sections(full_report):
+    _, report = full_report
+    assert {"position_bias", "fleiss_kappa", "bootstrap"} <= set(report["designs"]["choice"])
+    rating = report["designs"]["rating"]
+    assert rating["wilcoxon"] and rating["auc"] and rating["distribution"]
+    assert rating["by_resolution"][0]["correct"] is None  # explained in the notes
+    assert any("rating.by_resolution: 'correct'" in note for note in report["notes"])
+
+
+def test_the_report_is_strict_json(full_report):
+    _, report = full_report
+    text = json.dumps(report, allow_nan=False)
+    assert json.loads(text) == report
+
+
+def test_a_missing_figure_has_a_footnote():
+    # one resolution shows only real images: no sensitivity there, and the note says so
+    df = pd.DataFrame({"reader": ["a", "b"] * 4, "case": [f"c{i}" for i in range(8)],
+                       "truth": ["real", "real", "real", "real", "real", "synthetic", "real", "synthetic"],
+                       "answer": ["real"] * 8, "resolution": [32] * 4 + [64] * 4})
+    report = build_report(df, n_boot=50)
+    rates = report["designs"]["single"]["class_rates"]
+    assert rates[0]["sensitivity"] is None
+    assert any("class_rates: 'sensitivity' is missing" in note for note in report["notes"])
+
+
+def test_exclusions_are_applied_and_listed():
+    from tests.analysis.conftest import simulate_responses
+
+    df = simulate_responses(n_readers=3)
+    df.loc[(df["reader"] == "reader1") & (df["trial_kind"] == "catch"), "answer"] = "synthetic"
+    report = build_report(df, exclusions=["failed_catch:0.8"], n_boot=50)
+    assert [row["reader"] for row in report["exclusions"]["excluded"]] == ["reader1"]
+    assert report["meta"]["n_readers"] == 2
+    assert report["exclusions"]["rules"] == ["failed_catch:0.8"]
+
+
+def test_interim_reports_skip_the_slow_models_and_say_so():
+    from tests.analysis.conftest import simulate_responses
+
+    report = build_report(simulate_responses(n_readers=3), interim=True, n_boot=50)
+    assert report["interim"] is True
+    assert "mixed_model" not in report["designs"]["single"]
+    assert any(note.startswith("Interim report") for note in report["notes"])
+
+
+def test_bad_tables_are_refused():
+    with pytest.raises(AnalysisInputError, match="empty"):
+        build_report(pd.DataFrame())
+    only_practice = pd.DataFrame({"reader": ["a"], "case": ["c"], "truth": ["real"], "answer": ["real"],
+                                  "resolution": [32], "trial_kind": ["practice"]})
+    with pytest.raises(AnalysisInputError, match="no main trials"):
+        build_report(only_practice)
+
+
+def test_html_is_self_contained(full_report, tmp_path):
+    df, report = full_report
+    pngs = report_plots(report, df)
+    assert {"accuracy_by_resolution.png", "per_reader_single.png", "roc.png"} <= set(pngs)
+    assert all(png.startswith(b"\x89PNG") for png in pngs.values())
+    page = render_html(report, pngs)
+    assert page.count("data:image/png;base64,") == len(pngs)
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    paths = write_report(report, df, tmp_path / "out")
+    assert json.loads(paths["report.json"].read_text()) == report
+    assert np.all([paths[name].stat().st_size > 1000 for name in pngs])

@@ -1,0 +1,192 @@
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from generation.decode import (
+    COLOR_REFUSED,
+    TOO_LARGE,
+    DecodeError,
+    decode_file,
+    make_options,
+    parse_window,
+)
+
+COMPRESSED_MR = ["MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_jp2klossless.dcm"]
+
+
+def only_frame(path, **options):
+    frames = decode_file(path, make_options(**options))
+    assert len(frames) == 1
+    return frames[0].pixels
+
+
+@pytest.mark.parametrize(
+    "name", ["CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm", "693_J2KI.dcm", "liver_1frame.dcm", *COMPRESSED_MR]
+)
+def test_it_decodes_corpus_dicom_to_unit_floats(name, corpus_file):
+    path = corpus_file(name)
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    pixels = only_frame(path)
+    assert pixels.dtype == np.float32
+    assert pixels.shape == (ds.Rows, ds.Columns)
+    assert 0.0 <= pixels.min() < pixels.max() <= 1.0
+
+
+@pytest.mark.parametrize("name", COMPRESSED_MR)
+def test_lossless_transfer_syntaxes_give_the_uncompressed_pixels(name, corpus_file):
+    np.testing.assert_array_equal(only_frame(corpus_file(name)), only_frame(corpus_file("MR_small.dcm")))
+
+
+def test_it_rejects_a_transfer_syntax_without_decoder_with_its_name(corpus_file):
+    with pytest.raises(DecodeError, match=r"could not be decoded \(JPEG Extended"):
+        decode_file(corpus_file("JPGExtended.dcm"))
+
+
+def test_preset_window_applies_after_rescale(tmp_path, write_dicom):
+    # stored s -> HU = 2 s - 2048; lung window: level -600, width 1500
+    stored = np.array([[0, 400, 700], [900, 1000, 1100]], dtype=np.int16)
+    path = write_dicom(tmp_path / "ct.dcm", stored, RescaleSlope=2, RescaleIntercept=-2048)
+    pixels = only_frame(path, window="lung")
+    hu = stored * 2.0 - 2048.0
+    expected = np.clip((hu + 600.0 + 0.5) / 1499.0 + 0.5, 0, 1)  # DICOM LINEAR window
+    np.testing.assert_allclose(pixels, expected, atol=1e-4)
+    assert pixels[0, 0] == 0.0 and pixels[1, 2] == 1.0
+
+
+def test_custom_width_level_window(tmp_path, write_dicom):
+    hu = np.array([[-500, -160, 40], [240, 500, 41]], dtype=np.int16)
+    pixels = only_frame(write_dicom(tmp_path / "ct.dcm", hu), window="400,40")
+    assert pixels[0, 0] == 0.0 and pixels[0, 1] == 0.0
+    assert pixels[1, 0] == 1.0 and pixels[1, 1] == 1.0
+    assert abs(pixels[0, 2] - 0.5) < 0.01
+
+
+def test_auto_uses_the_window_stored_in_the_file(tmp_path, write_dicom):
+    values = np.array([[0, 100, 200, 300]], dtype=np.uint16)
+    path = write_dicom(tmp_path / "w.dcm", values, WindowCenter=150, WindowWidth=101)
+    pixels = only_frame(path)
+    assert pixels[0, 0] == 0.0 and pixels[0, 3] == 1.0
+    # DICOM LINEAR: ((x - (c - 0.5)) / (w - 1) + 0.5), so 100 -> 0.005 and 200 -> 1
+    assert abs(pixels[0, 1] - 0.005) < 1e-6 and pixels[0, 2] == 1.0
+
+
+def test_auto_without_window_stretches_min_to_max(tmp_path, write_dicom):
+    values = np.array([[-2000, -1000], [0, 3000]], dtype=np.int16)  # 16-bit signed
+    pixels = only_frame(write_dicom(tmp_path / "s.dcm", values))
+    np.testing.assert_allclose(pixels, [[0.0, 0.2], [0.4, 1.0]], atol=1e-6)
+
+
+def test_auto_prefers_the_voi_lut_sequence(tmp_path, write_dicom):
+    lut = Dataset()
+    lut.add_new("LUTDescriptor", "US", [4, 0, 8])
+    lut.add_new("LUTData", "US", [200, 50, 255, 0])
+    values = np.array([[0, 1, 2, 3]], dtype=np.uint16)
+    path = write_dicom(tmp_path / "lut.dcm", values, VOILUTSequence=Sequence([lut]),
+                       WindowCenter=1, WindowWidth=1)
+    np.testing.assert_allclose(only_frame(path), [[200 / 255, 50 / 255, 1.0, 0.0]], atol=1e-6)
+
+
+def test_monochrome1_is_inverted(tmp_path, gradient, write_dicom):
+    values = gradient(8, 8).astype(np.uint16)
+    normal = only_frame(write_dicom(tmp_path / "m2.dcm", values))
+    inverted = only_frame(write_dicom(tmp_path / "m1.dcm", values, photometric="MONOCHROME1"))
+    np.testing.assert_allclose(normal + inverted, 1.0, atol=1e-6)
+
+
+def test_multi_frame_selection(tmp_path, write_dicom):
+    stack = np.stack([np.full((4, 4), 10 * k, dtype=np.uint16) + np.eye(4, dtype=np.uint16) for k in range(5)])
+    path = write_dicom(tmp_path / "stack.dcm", stack)
+    assert [f.index for f in decode_file(path, make_options(frames="first"))] == [0]
+    assert [f.index for f in decode_file(path, make_options(frames="middle"))] == [2]
+    every = decode_file(path, make_options(frames="all"))
+    assert [f.index for f in every] == [0, 1, 2, 3, 4]
+    assert len({f.pixel_hash() for f in every}) == 1  # each frame is an identity on a constant
+
+
+def test_corpus_multi_frame_dose_gives_every_frame(corpus_file):
+    frames = decode_file(corpus_file("rtdose.dcm"), make_options(frames="all"))
+    assert len(frames) == 15 and all(f.pixels.shape == (10, 10) for f in frames)
+
+
+@pytest.mark.parametrize("name", ["SC_rgb_rle_2frame.dcm", "examples_palette.dcm", "examples_ybr_color.dcm"])
+def test_colour_dicom_is_refused_or_converted(name, corpus_file):
+    with pytest.raises(DecodeError, match=COLOR_REFUSED):
+        decode_file(corpus_file(name))
+    pixels = only_frame(corpus_file(name), color="convert")
+    assert pixels.ndim == 2 and pixels.max() <= 1.0
+
+
+def test_colour_png_is_refused_but_grey_saved_as_rgb_is_accepted(tmp_path, gradient, write_png):
+    rgb = np.dstack([gradient(6, 6, 1), gradient(6, 6, 2), gradient(6, 6, 3)])
+    with pytest.raises(DecodeError, match=COLOR_REFUSED):
+        decode_file(write_png(tmp_path / "c.png", rgb))
+    luma = only_frame(tmp_path / "c.png", color="convert")
+    np.testing.assert_allclose(luma, (rgb @ [0.299, 0.587, 0.114]) / 255, atol=1e-6)
+    grey = gradient(6, 6)
+    as_rgb = only_frame(write_png(tmp_path / "g.png", np.dstack([grey] * 3)))
+    np.testing.assert_allclose(as_rgb, grey / 255.0, atol=1e-7)
+
+
+def test_raster_bit_depths(tmp_path, gradient, write_png):
+    eight = gradient(5, 7)
+    np.testing.assert_allclose(only_frame(write_png(tmp_path / "8.png", eight)), eight / 255.0, atol=1e-7)
+    sixteen = (gradient(5, 7).astype(np.uint16) * 257)
+    np.testing.assert_allclose(only_frame(write_png(tmp_path / "16.png", sixteen)), sixteen / 65535.0, atol=1e-7)
+    Image.fromarray(sixteen).save(tmp_path / "16.tif")
+    np.testing.assert_allclose(only_frame(tmp_path / "16.tif"), sixteen / 65535.0, atol=1e-7)
+    Image.fromarray(eight).save(tmp_path / "x.jpg", quality=95)
+    assert np.abs(only_frame(tmp_path / "x.jpg") - eight / 255.0).max() < 0.1
+
+
+def test_type_is_detected_by_content_not_extension(tmp_path, gradient, write_dicom, write_png):
+    picture = gradient(4, 4)
+    write_png(tmp_path / "p.png", picture)
+    (tmp_path / "looks_like.dcm").write_bytes((tmp_path / "p.png").read_bytes())
+    np.testing.assert_allclose(only_frame(tmp_path / "looks_like.dcm"), picture / 255.0, atol=1e-7)
+    (tmp_path / "fake.png").write_text("patient list, not a picture")
+    with pytest.raises(DecodeError, match="not an image file"):
+        decode_file(tmp_path / "fake.png")
+    dicom = write_dicom(tmp_path / "d.dcm", picture)
+    (tmp_path / "noext").write_bytes(dicom.read_bytes())
+    np.testing.assert_array_equal(only_frame(tmp_path / "noext"), only_frame(dicom))
+
+
+def test_truncated_files_are_named_as_such(tmp_path, corpus_file, gradient, write_png):
+    with pytest.raises(DecodeError, match="^truncated file$"):
+        decode_file(corpus_file("MR_truncated.dcm"))
+    data = corpus_file("CT_small.dcm").read_bytes()
+    (tmp_path / "cut.dcm").write_bytes(data[:20000])
+    with pytest.raises(DecodeError, match="^truncated file$"):
+        decode_file(tmp_path / "cut.dcm")
+    png = write_png(tmp_path / "whole.png", gradient(64, 64)).read_bytes()
+    (tmp_path / "cut.png").write_bytes(png[: len(png) // 2])
+    with pytest.raises(DecodeError, match="^truncated file$"):
+        decode_file(tmp_path / "cut.png")
+
+
+def test_dicom_without_pixels_is_rejected(corpus_file):
+    with pytest.raises(DecodeError, match="^DICOM has no pixel data$"):
+        decode_file(corpus_file("rtplan.dcm"))
+
+
+@pytest.mark.parametrize("side", [12_000, 60_000])
+def test_png_decompression_bomb_is_rejected_without_decoding(tmp_path, side, write_png_header_only):
+    path = write_png_header_only(tmp_path / "bomb.png", side, side)
+    assert path.stat().st_size < 200
+    with pytest.raises(DecodeError, match=f"^{TOO_LARGE}$"):
+        decode_file(path)
+
+
+def test_parse_window_names_and_errors():
+    assert (parse_window("lung").width, parse_window("lung").level) == (1500.0, -600.0)
+    assert (parse_window("bone").width, parse_window("bone").level) == (1500.0, 300.0)
+    assert (parse_window("brain").width, parse_window("brain").level) == (80.0, 40.0)
+    assert (parse_window("soft").width, parse_window("soft").level) == (400.0, 40.0)
+    assert (parse_window("1500,-600").width, parse_window("1500,-600").level) == (1500.0, -600.0)
+    with pytest.raises(ValueError, match="WIDTH,LEVEL"):
+        parse_window("liver")
+    with pytest.raises(ValueError, match="at least 1"):
+        parse_window("0,40")

@@ -1,0 +1,115 @@
+import json
+
+import numpy as np
+import pytest
+
+from generation import ManifestError, build_pool, check_pool, load_manifest, verify_files
+from generation.check import TABLE_COLUMNS, mann_whitney
+
+
+@pytest.fixture
+def pool(tmp_path, image_dirs):
+    build_pool(*image_dirs, tmp_path / "pool", resolutions=(8, 16), workers=1)
+    return tmp_path / "pool"
+
+
+def rewrite_manifest(pool, change):
+    manifest = json.loads((pool / "manifest.json").read_text())
+    change(manifest)
+    (pool / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_fresh_pool_passes(pool):
+    result = check_pool(pool)
+    assert result.errors == [] and result.ok
+    assert list(result.table.columns) == TABLE_COLUMNS
+    assert set(result.table["resolution"]) == {8, 16}
+    assert set(result.table["property"]) == {"png_bytes", "mean", "dynamic_range", "saturated"}
+    assert (result.table["n_real"] == 3).all() and (result.table["n_synthetic"] == 3).all()
+
+
+def test_changed_and_missing_files_are_errors(pool):
+    images = load_manifest(pool)["images"]
+    (pool / images[0]["file"]).write_bytes(b"tampered")
+    (pool / images[1]["file"]).unlink()
+    errors = check_pool(pool).errors
+    assert f"{images[0]['file']}: sha256 does not match the manifest (file changed or damaged)" in errors
+    assert f"{images[1]['file']}: file is missing" in errors
+
+
+def test_a_source_missing_a_resolution_is_an_error(pool):
+    removed = {}
+    rewrite_manifest(pool, lambda m: removed.update(m["images"].pop(0)))
+    errors = check_pool(pool).errors
+    assert any(removed["source_id"] in e and f"no image at {removed['resolution']} px" in e for e in errors)
+
+
+def test_wrong_declared_size_is_found(pool):
+    def shrink(manifest):
+        manifest["settings"]["resolutions"].append(4)
+        image = manifest["images"][0]
+        image["resolution"] = image["width"] = image["height"] = 4
+        image["file"] = f"images/4/{image['id']}.png"
+
+    first = load_manifest(pool)["images"][0]
+    (pool / "images" / "4").mkdir()
+    (pool / first["file"]).rename(pool / "images" / "4" / f"{first['id']}.png")
+    rewrite_manifest(pool, shrink)
+    problems = verify_files(pool, load_manifest(pool))
+    assert problems == [f"images/4/{first['id']}.png: image is {first['width']}x{first['width']}, manifest says 4x4"]
+
+
+def test_class_differences_in_file_properties_raise_a_warning(tmp_path, write_png):
+    rng = np.random.default_rng(0)
+    for number in range(10):
+        write_png(tmp_path / "r" / f"{number}.png", rng.integers(150, 250, (24, 24), dtype=np.uint8))
+        write_png(tmp_path / "s" / f"{number}.png", rng.integers(10, 90, (24, 24), dtype=np.uint8))
+    build_pool(tmp_path / "r", tmp_path / "s", tmp_path / "pool", resolutions=(16,), workers=1)
+    result = check_pool(tmp_path / "pool")
+    assert result.errors == []
+    assert any(w.startswith("at 16 px, mean intensity (0-1) differs") for w in result.warnings)
+    mean_row = result.table[result.table["property"] == "mean"].iloc[0]
+    assert mean_row["flagged"] and mean_row["cliffs_delta"] == 1.0 and mean_row["p_value"] < 0.01
+
+
+def test_unbalanced_classes_are_a_warning(tmp_path, write_png, gradient):
+    for number in range(4):
+        write_png(tmp_path / "r" / f"{number}.png", gradient(20, 20, seed=number))
+    write_png(tmp_path / "s" / "only.png", gradient(20, 20, seed=99))
+    build_pool(tmp_path / "r", tmp_path / "s", tmp_path / "pool", resolutions=(8,), workers=1)
+    assert "classes are unbalanced: 4 real and 1 synthetic source images" in check_pool(tmp_path / "pool").warnings
+
+
+def test_mann_whitney_matches_the_exact_table_value():
+    # n = 3 + 3, complete separation: exact two-sided p = 2 / C(6, 3) = 0.1
+    p_value, delta = mann_whitney(np.array([1.0, 2, 3]), np.array([4.0, 5, 6]))
+    assert p_value == pytest.approx(0.1) and delta == -1.0
+    assert mann_whitney(np.array([2.0, 2]), np.array([2.0, 2])) == (1.0, 0.0)
+
+
+def test_load_manifest_explains_what_is_wrong(tmp_path, pool):
+    with pytest.raises(ManifestError, match="no manifest.json in .*pool build"):
+        load_manifest(tmp_path)
+    rewrite_manifest(pool, lambda m: m.update(format="mirage-pool/0"))
+    with pytest.raises(ManifestError, match="format is 'mirage-pool/0'"):
+        load_manifest(pool)
+    rewrite_manifest(pool, lambda m: m.update(format="mirage-pool/1") or m["images"][2].update(id="X1"))
+    with pytest.raises(ManifestError, match=r"images\[2\] \(id 'X1'\): id must be 32 lowercase hex"):
+        load_manifest(pool)
+    rewrite_manifest(pool, lambda m: m["images"][2].pop("id"))
+    with pytest.raises(ManifestError, match=r"images\[2\] lacks id"):
+        load_manifest(pool)
+    (pool / "manifest.json").write_text("{broken")
+    with pytest.raises(ManifestError, match="not valid JSON"):
+        load_manifest(pool)
+    assert check_pool(pool).errors[0].startswith(f"{pool / 'manifest.json'} is not valid JSON")
+
+
+def test_duplicate_ids_and_escaping_paths_are_refused(pool):
+    rewrite_manifest(pool, lambda m: m["images"][1].update(id=m["images"][0]["id"],
+                                                           file=m["images"][0]["file"]))
+    with pytest.raises(ManifestError, match="appears twice"):
+        load_manifest(pool)
+    manifest = json.loads((pool / "manifest.json").read_text())
+    manifest["images"][0]["file"] = "../../etc/passwd"
+    assert verify_files(pool, manifest)[0] == "../../etc/passwd: path leaves the pool folder"

@@ -1,0 +1,76 @@
+import io
+import struct
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from generation.render import encode_png, quantise, render, resample, to_square
+
+
+def png_chunk_types(data: bytes) -> list[bytes]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    kinds, position = [], 8
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kinds.append(data[position + 4 : position + 8])
+        position += 12 + length
+    return kinds
+
+
+def test_center_crop_keeps_the_middle_square():
+    pixels = np.arange(6 * 10, dtype=np.float32).reshape(6, 10)
+    square = to_square(pixels, "center")
+    np.testing.assert_array_equal(square, pixels[:, 2:8])
+
+
+def test_pad_adds_black_borders_around_the_whole_image():
+    pixels = np.ones((2, 4), dtype=np.float32)
+    square = to_square(pixels, "pad")
+    assert square.shape == (4, 4)
+    np.testing.assert_array_equal(square[1:3], 1.0)
+    assert square[0].sum() == 0 and square[3].sum() == 0
+
+
+def test_unknown_crop_is_refused():
+    with pytest.raises(ValueError, match="center, pad"):
+        to_square(np.zeros((2, 3)), "stretch")
+
+
+def test_lanczos_resample_keeps_a_flat_image_flat_and_averages_detail():
+    assert np.allclose(resample(np.full((50, 50), 0.25), 8), 0.25, atol=1e-5)
+    checker = (np.indices((64, 64)).sum(axis=0) % 2).astype(np.float32)
+    small = resample(checker, 8)
+    assert small.shape == (8, 8) and small.dtype == np.float32
+    assert np.allclose(small, 0.5, atol=0.02)  # antialiased, not aliased to 0 or 1
+
+
+def test_quantise_rounds_and_clips():
+    values = np.array([-0.2, 0.0, 0.499 / 255, 0.501 / 255, 0.5, 1.0, 1.3])
+    np.testing.assert_array_equal(quantise(values), [0, 0, 0, 1, 128, 255, 255])
+    assert quantise(values).dtype == np.uint8
+
+
+def test_png_has_only_image_chunks_and_round_trips():
+    gray = np.random.default_rng(3).integers(0, 256, (17, 17), dtype=np.uint8)
+    data = encode_png(gray)
+    assert set(png_chunk_types(data)) == {b"IHDR", b"IDAT", b"IEND"}
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.mode == "L"
+        np.testing.assert_array_equal(np.asarray(image), gray)
+    assert encode_png(gray.copy()) == data
+
+
+def test_encode_png_refuses_anything_but_2d_uint8():
+    with pytest.raises(ValueError, match="2-D uint8"):
+        encode_png(np.zeros((4, 4), dtype=np.float32))
+
+
+def test_render_makes_each_resolution_and_equal_inputs_give_equal_bytes():
+    pixels = np.random.default_rng(1).random((30, 40)).astype(np.float32)
+    first = render(pixels, [8, 16, 64])
+    assert sorted(first) == [8, 16, 64]
+    for size, data in first.items():
+        with Image.open(io.BytesIO(data)) as image:
+            assert image.size == (size, size)
+    assert render(pixels.copy(), [8, 16, 64]) == first
