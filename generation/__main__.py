@@ -1,0 +1,5 @@
+"""`python -m generation ...`"""
+
+from generation.cli import main
+
+raise SystemExit(main())

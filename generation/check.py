@@ -1,0 +1,160 @@
+"""Check a built pool: file integrity, completeness, class balance, and whether
+real and synthetic files differ in simple file-level properties a reader could
+use instead of image content (PNG size, mean grey, dynamic range, saturation).
+
+Each property is compared per resolution with a two-sided Mann-Whitney U test;
+the effect size is Cliff's delta, called large from |delta| >= 0.474
+(Romano et al., 2006, "Appropriate statistics for ordinal level data").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from scipy.stats import mannwhitneyu
+
+from generation.manifest import ManifestError, load_manifest, verify_files
+
+ALPHA = 0.01
+LARGE_EFFECT = 0.474
+BALANCE_RATIO = 0.8
+PROPERTIES = {
+    "png_bytes": "PNG file size (bytes)",
+    "mean": "mean intensity (0-1)",
+    "dynamic_range": "dynamic range p99-p1 (0-1)",
+    "saturated": "fraction of pixels at 0 or 255",
+}
+TABLE_COLUMNS = [
+    "resolution", "property", "n_real", "n_synthetic", "median_real",
+    "median_synthetic", "p_value", "cliffs_delta", "flagged",
+]
+
+
+@dataclass
+class CheckResult:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TABLE_COLUMNS))
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def check_pool(path: str | Path) -> CheckResult:
+    """Check the pool at `path`; integrity problems are errors, the rest warnings."""
+    result = CheckResult()
+    try:
+        manifest = load_manifest(path)
+    except ManifestError as exc:
+        result.errors.append(str(exc))
+        return result
+    result.errors.extend(verify_files(path, manifest))
+    result.errors.extend(completeness_problems(manifest))
+    result.warnings.extend(balance_warnings(manifest))
+    result.table = compare_classes(file_properties(Path(path), manifest["images"]))
+    for row in result.table[result.table["flagged"]].itertuples():
+        result.warnings.append(
+            f"at {row.resolution} px, {PROPERTIES[row.property]} differs between real and "
+            f"synthetic images (median {row.median_real:.4g} vs {row.median_synthetic:.4g}, "
+            f"Mann-Whitney p={row.p_value:.2g}, Cliff's delta={row.cliffs_delta:+.2f}): "
+            "readers could tell the classes apart by this alone"
+        )
+    return result
+
+
+def completeness_problems(manifest: dict) -> list[str]:
+    """Each source must have exactly one image per resolution and one class."""
+    wanted = set(manifest["settings"]["resolutions"])
+    found: dict[str, list[int]] = defaultdict(list)
+    classes: dict[str, set[str]] = defaultdict(set)
+    for image in manifest["images"]:
+        found[image["source_id"]].append(image["resolution"])
+        classes[image["source_id"]].add(image["class"])
+    problems = []
+    for source_id, sizes in sorted(found.items()):
+        missing = sorted(wanted - set(sizes))
+        if missing:
+            problems.append(f"source {source_id} has no image at {', '.join(map(str, missing))} px")
+        if len(sizes) != len(set(sizes)):
+            problems.append(f"source {source_id} has more than one image at the same resolution")
+        if len(classes[source_id]) > 1:
+            problems.append(f"source {source_id} is listed as both real and synthetic")
+    return problems
+
+
+def balance_warnings(manifest: dict) -> list[str]:
+    counts = {"real": set(), "synthetic": set()}
+    for image in manifest["images"]:
+        counts[image["class"]].add(image["source_id"])
+    real, synthetic = len(counts["real"]), len(counts["synthetic"])
+    if min(real, synthetic) < BALANCE_RATIO * max(real, synthetic, 1):
+        return [f"classes are unbalanced: {real} real and {synthetic} synthetic source images"]
+    return []
+
+
+def file_properties(root: Path, images: list[dict]) -> pd.DataFrame:
+    """One row per readable image file: class, resolution and the properties."""
+    rows = []
+    for image in images:
+        path = root / image["file"]
+        try:
+            with Image.open(path) as handle:
+                pixels = np.asarray(handle.convert("L"), dtype=np.float64)
+        except OSError:
+            continue  # reported by verify_files
+        low, high = np.percentile(pixels, [1, 99])
+        rows.append({
+            "class": image["class"], "resolution": image["resolution"],
+            "png_bytes": float(path.stat().st_size), "mean": pixels.mean() / 255.0,
+            "dynamic_range": (high - low) / 255.0,
+            "saturated": float(np.mean((pixels == 0) | (pixels == 255))),
+        })
+    return pd.DataFrame(rows, columns=["class", "resolution", *PROPERTIES])
+
+
+def compare_classes(properties: pd.DataFrame) -> pd.DataFrame:
+    """Mann-Whitney U and Cliff's delta for each resolution and property."""
+    rows = []
+    for resolution, group in properties.groupby("resolution"):
+        real = group[group["class"] == "real"]
+        synthetic = group[group["class"] == "synthetic"]
+        if real.empty or synthetic.empty:
+            continue
+        for name in PROPERTIES:
+            p_value, delta = mann_whitney(real[name].to_numpy(), synthetic[name].to_numpy())
+            rows.append({
+                "resolution": int(resolution), "property": name,
+                "n_real": len(real), "n_synthetic": len(synthetic),
+                "median_real": float(real[name].median()),
+                "median_synthetic": float(synthetic[name].median()),
+                "p_value": p_value, "cliffs_delta": delta,
+                "flagged": bool(p_value < ALPHA and abs(delta) >= LARGE_EFFECT),
+            })
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def mann_whitney(real: np.ndarray, synthetic: np.ndarray) -> tuple[float, float]:
+    """Two-sided p-value and Cliff's delta (positive: real values larger)."""
+    if np.ptp(np.concatenate([real, synthetic])) == 0:
+        return 1.0, 0.0  # all values equal: no difference to test
+    statistic, p_value = mannwhitneyu(real, synthetic, alternative="two-sided")
+    delta = 2.0 * statistic / (len(real) * len(synthetic)) - 1.0
+    return float(p_value), float(delta)
+
+
+def format_result(result: CheckResult) -> str:
+    """Text for the command line: errors, warnings and the comparison table."""
+    lines = [f"ERROR: {message}" for message in result.errors]
+    lines += [f"WARNING: {message}" for message in result.warnings]
+    if not result.table.empty:
+        lines.append("real vs synthetic, per resolution (Mann-Whitney U, Cliff's delta):")
+        lines.append(result.table.to_string(index=False, float_format=lambda value: f"{value:.4g}"))
+    lines.append("pool check: " + ("FAILED" if result.errors else "OK") +
+                 f" ({len(result.errors)} errors, {len(result.warnings)} warnings)")
+    return "\n".join(lines)

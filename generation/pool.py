@@ -1,0 +1,384 @@
+"""Build a blinded image pool from a folder of real and a folder of synthetic images.
+
+Every file, whatever its class, goes through the same decode (generation.decode)
+and render (generation.render) code. Workers write PNGs into a staging folder
+under a temporary sibling of `out`; the main process then drops duplicates,
+shuffles the sources with the seed, draws random ids, moves each PNG to
+images/<resolution>/<id>.png, writes manifest.json and rejected.json, and renames
+the temporary folder to `out`. An interruption therefore never leaves a partial
+pool at `out`, and the same inputs and seed give the same bytes.
+
+A source is anything a job can decode into frames; today that is a file. A
+generator source (``--synthetic-from CHECKPOINT --count N``) would add a second
+kind of `Source` and job function, and reuse everything after decoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from generation import render as render_module
+from generation.decode import DecodeError, DecodeOptions, decode_file, make_options
+from generation.manifest import CODE_VERSION, FORMAT, MANIFEST_NAME, REJECTED_NAME
+from generation.render import CROP_CHOICES, FILTER_NAME
+
+MAX_RESOLUTION = 4096
+CREATED_BY = "python -m generation pool build"
+
+
+class PoolError(ValueError):
+    """The pool cannot be built from these inputs; the message says why."""
+
+
+@dataclass(frozen=True)
+class Source:
+    image_class: str  # "real" or "synthetic"
+    root: str
+    relpath: str  # posix path relative to root
+
+    @property
+    def label(self) -> str:
+        return f"{self.image_class}/{self.relpath}"
+
+
+@dataclass(frozen=True)
+class Job:
+    number: int
+    source: Source
+    staging: str
+    options: DecodeOptions
+    resolutions: tuple[int, ...]
+    crop: str
+
+
+@dataclass
+class FrameOutcome:
+    index: int | None
+    pixel_hash: str
+    files: dict[int, tuple[str, str]]  # resolution -> (staging name, sha256)
+
+
+@dataclass
+class JobOutcome:
+    number: int
+    frames: list[FrameOutcome] = field(default_factory=list)
+    reason: str | None = None
+
+
+@dataclass
+class PoolSummary:
+    out: Path
+    resolutions: list[int]
+    sources: dict[str, int]  # usable source images (frames) per class
+    files: dict[str, dict[int, int]]  # class -> resolution -> PNG files written
+    rejections: list[dict]  # the entries of rejected.json
+    seconds: float
+
+    @property
+    def images_per_second(self) -> float:
+        return sum(self.sources.values()) / self.seconds if self.seconds > 0 else float("inf")
+
+    def rejections_by_reason(self) -> Counter:
+        return Counter(_reason_group(entry["reason"]) for entry in self.rejections)
+
+    def format(self) -> str:
+        total_files = sum(sum(per.values()) for per in self.files.values())
+        lines = [
+            f"Pool written to {self.out} in {self.seconds:.1f} s "
+            f"({self.images_per_second:.1f} source images/s, "
+            f"{total_files / max(self.seconds, 1e-9):.1f} PNG files/s)",
+            "images per class and resolution:",
+            f"  {'class':<10}" + "".join(f"{size:>7}" for size in self.resolutions),
+        ]
+        for image_class, per in self.files.items():
+            lines.append(f"  {image_class:<10}" + "".join(f"{per[size]:>7}" for size in self.resolutions))
+        if self.rejections:
+            lines.append(f"rejected {len(self.rejections)} (details in {self.out / REJECTED_NAME}):")
+            for reason, count in self.rejections_by_reason().most_common():
+                lines.append(f"  {count:>5}  {reason}")
+        else:
+            lines.append("rejected: none")
+        return "\n".join(lines)
+
+
+def build_pool(
+    real_dir,
+    synthetic_dir,
+    out,
+    *,
+    resolutions=(32, 64, 128, 256),
+    seed=0,
+    workers=None,
+    crop="center",
+    window="auto",
+    frames="first",
+    color="refuse",
+    generator_name=None,
+    synthetic_meta=None,
+    progress=False,
+    created_by=CREATED_BY,
+) -> PoolSummary:
+    """Decode, render and write a pool; return what was done.
+
+    `synthetic_meta` maps a synthetic file's path relative to `synthetic_dir`
+    (posix string) to ``{"generator": {"name": ..., "checkpoint": ..., "seed": ...}}``,
+    recorded in the manifest. Raises PoolError for unusable input.
+    """
+    started = time.perf_counter()
+    out = Path(out)
+    sizes = _check_resolutions(resolutions)
+    if crop not in CROP_CHOICES:
+        raise PoolError(f"crop must be one of {', '.join(CROP_CHOICES)}, got {crop!r}")
+    try:
+        options = make_options(window, frames, color)
+    except ValueError as exc:
+        raise PoolError(str(exc)) from None
+    workers = _check_workers(workers)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise PoolError(f"seed must be a whole number, got {seed!r}")
+    _check_out(out, [Path(real_dir), Path(synthetic_dir)])
+    sources = _list_sources("real", Path(real_dir)) + _list_sources("synthetic", Path(synthetic_dir))
+    generators = _generator_table(sources, generator_name, synthetic_meta or {})
+
+    temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        staging = temporary / "staging"
+        staging.mkdir()
+        jobs = [Job(n, source, str(staging), options, sizes, crop) for n, source in enumerate(sources)]
+        outcomes = _run_jobs(jobs, workers, progress)
+        kept, rejections = _sort_out(jobs, outcomes)
+        _require_both_classes(kept, rejections, {"real": real_dir, "synthetic": synthetic_dir})
+        images = _place_files(kept, staging, temporary, sizes, seed, generators)
+        shutil.rmtree(staging)
+        settings = {"resolutions": list(sizes), "crop": crop, "window": options.window.text,
+                    "frames": frames, "seed": seed, "filter": FILTER_NAME}
+        manifest = {"format": FORMAT, "code_version": CODE_VERSION, "created_by": created_by,
+                    "settings": settings, "images": images}
+        _write_json(temporary / MANIFEST_NAME, manifest)
+        _write_json(temporary / REJECTED_NAME, rejections)
+        if out.exists():
+            raise PoolError(f"{out} appeared while the pool was being built; nothing was written")
+        os.rename(temporary, out)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return _summarise(out, sizes, images, rejections, time.perf_counter() - started)
+
+
+# --- checks on the arguments ----------------------------------------------------
+
+
+def _check_resolutions(resolutions) -> tuple[int, ...]:
+    try:
+        sizes = sorted({int(size) for size in resolutions})
+    except (TypeError, ValueError):
+        raise PoolError(f"resolutions must be whole numbers such as 32,64,128, got {resolutions!r}") from None
+    if not sizes or sizes[0] < 1 or sizes[-1] > MAX_RESOLUTION:
+        raise PoolError(f"resolutions must be between 1 and {MAX_RESOLUTION} pixels, got {resolutions!r}")
+    return tuple(sizes)
+
+
+def _check_workers(workers) -> int:
+    if workers is None:
+        return os.cpu_count() or 1
+    if not isinstance(workers, int) or workers < 1:
+        raise PoolError(f"workers must be a positive whole number, got {workers!r}")
+    return workers
+
+
+def _check_out(out: Path, inputs: list[Path]) -> None:
+    if out.exists():
+        raise PoolError(f"{out} already exists: choose a new --out folder or delete the old pool")
+    if not out.parent.is_dir():
+        raise PoolError(f"the folder {out.parent} for --out does not exist; create it first")
+    resolved = out.resolve()
+    for folder in inputs:
+        if folder.is_dir() and resolved.is_relative_to(folder.resolve()):
+            raise PoolError(f"--out {out} is inside the input folder {folder}; write the pool elsewhere")
+
+
+def _list_sources(image_class: str, root: Path) -> list[Source]:
+    """Every non-hidden file below `root`, in a fixed (sorted) order."""
+    if not root.is_dir():
+        raise PoolError(f"the {image_class} folder {root} does not exist or is not a folder")
+    found = []
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        for name in names:
+            if not name.startswith("."):
+                found.append((Path(folder) / name).relative_to(root).as_posix())
+    if not found:
+        raise PoolError(f"the {image_class} folder {root} contains no files")
+    return [Source(image_class, str(root), relpath) for relpath in sorted(found)]
+
+
+def _generator_table(sources: list[Source], name, meta: dict) -> dict[str, dict | None]:
+    synthetic = {source.relpath for source in sources if source.image_class == "synthetic"}
+    unknown = sorted(set(meta) - synthetic)
+    if unknown:
+        raise PoolError(f"synthetic_meta names files that are not in the synthetic folder: {', '.join(unknown[:5])}")
+    table = {}
+    for relpath in synthetic:
+        given = (meta.get(relpath) or {}).get("generator")
+        if given is None and name is None:
+            table[relpath] = None
+        else:
+            table[relpath] = {"name": name or "unnamed", "checkpoint": None, "seed": None, **(given or {})}
+    return table
+
+
+# --- decoding and rendering (runs in the workers) -------------------------------------
+
+
+def process_job(job: Job) -> JobOutcome:
+    """Decode one source and write its renditions into the staging folder."""
+    path = Path(job.source.root) / job.source.relpath
+    try:
+        frames = decode_file(path, job.options)
+    except DecodeError as exc:
+        return JobOutcome(job.number, reason=str(exc))
+    except Exception as exc:  # an unexpected decoder failure rejects this file only
+        return JobOutcome(job.number, reason=f"could not be decoded ({type(exc).__name__}: {str(exc)[:120]})")
+    outcome = JobOutcome(job.number)
+    for frame in frames:
+        files = {}
+        for size, data in render_module.render(frame.pixels, list(job.resolutions), job.crop).items():
+            name = f"{job.number:07d}-{frame.index or 0}-{size}.png"
+            (Path(job.staging) / name).write_bytes(data)
+            files[size] = (name, hashlib.sha256(data).hexdigest())
+        outcome.frames.append(FrameOutcome(frame.index, frame.pixel_hash(), files))
+    return outcome
+
+
+def _run_jobs(jobs: list[Job], workers: int, progress: bool) -> list[JobOutcome]:
+    outcomes: list[JobOutcome | None] = [None] * len(jobs)
+    with tqdm(total=len(jobs), disable=not progress, unit="file", file=sys.stderr) as bar:
+        if workers == 1:
+            for job in jobs:
+                outcomes[job.number] = process_job(job)
+                bar.update()
+            return outcomes
+        executor = ProcessPoolExecutor(max_workers=min(workers, len(jobs)))
+        try:
+            futures = [executor.submit(process_job, job) for job in jobs]
+            for future in as_completed(futures):
+                outcome = future.result()
+                outcomes[outcome.number] = outcome
+                bar.update()
+        except BrokenProcessPool:
+            raise PoolError(
+                "a worker process died (out of memory?); nothing was written. "
+                "Try again with fewer --workers"
+            ) from None
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+    return outcomes
+
+
+# --- assembling the pool (main process) -------------------------------------------
+
+
+def _sort_out(jobs: list[Job], outcomes: list[JobOutcome]):
+    """Keep first copies in input order; reject the rest with their reason."""
+    kept: list[tuple[Source, FrameOutcome]] = []
+    rejections = []
+    first_seen: dict[str, str] = {}
+    for job, outcome in zip(jobs, outcomes):
+        if outcome.reason is not None:
+            rejections.append({"file": job.source.label, "reason": outcome.reason})
+            continue
+        for frame in outcome.frames:
+            label = job.source.label + (f"#frame={frame.index}" if frame.index is not None else "")
+            if frame.pixel_hash in first_seen:
+                reason = f"duplicate of {first_seen[frame.pixel_hash]} (identical pixels)"
+                rejections.append({"file": label, "reason": reason})
+                for name, _ in frame.files.values():
+                    (Path(job.staging) / name).unlink()
+                continue
+            first_seen[frame.pixel_hash] = label
+            kept.append((job.source, frame))
+    return kept, sorted(rejections, key=lambda entry: entry["file"])
+
+
+def _require_both_classes(kept, rejections: list[dict], folders: dict) -> None:
+    for image_class, folder in folders.items():
+        if not any(source.image_class == image_class for source, _ in kept):
+            raise PoolError(
+                f"no usable {image_class} images in {folder} "
+                f"({len(rejections)} files rejected: {_top_reasons(rejections)})"
+            )
+
+
+def _place_files(kept, staging: Path, temporary: Path, sizes, seed, generators) -> list[dict]:
+    """Shuffle the sources with the seed, draw ids, move PNGs to their final names."""
+    rng = random.Random(seed)
+    order = list(range(len(kept)))
+    rng.shuffle(order)
+    used: set[str] = set()
+    for size in sizes:
+        (temporary / "images" / str(size)).mkdir(parents=True)
+    images = []
+    for position in order:
+        source, frame = kept[position]
+        source_id = _new_id(rng, used)
+        where = source.relpath + (f"#frame={frame.index}" if frame.index is not None else "")
+        generator = generators.get(source.relpath) if source.image_class == "synthetic" else None
+        for size in sizes:
+            image_id = _new_id(rng, used)
+            name, digest = frame.files[size]
+            relative = f"images/{size}/{image_id}.png"
+            os.rename(staging / name, temporary / relative)
+            images.append({
+                "id": image_id, "source_id": source_id, "class": source.image_class,
+                "resolution": size, "file": relative, "sha256": digest,
+                "width": size, "height": size, "source": where,
+                "generator": generator, "label": None,
+            })
+    return sorted(images, key=lambda image: (image["resolution"], image["id"]))
+
+
+def _new_id(rng: random.Random, used: set[str]) -> str:
+    while True:
+        candidate = f"{rng.getrandbits(128):032x}"
+        if candidate not in used:
+            used.add(candidate)
+            return candidate
+
+
+def _write_json(path: Path, data) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _summarise(out: Path, sizes, images: list[dict], rejections: list[dict], seconds: float) -> PoolSummary:
+    files = {image_class: {size: 0 for size in sizes} for image_class in ("real", "synthetic")}
+    sources = {"real": set(), "synthetic": set()}
+    for image in images:
+        files[image["class"]][image["resolution"]] += 1
+        sources[image["class"]].add(image["source_id"])
+    counts = {image_class: len(ids) for image_class, ids in sources.items()}
+    return PoolSummary(out, list(sizes), counts, files, rejections, seconds)
+
+
+def _reason_group(reason: str) -> str:
+    if reason.startswith("duplicate of"):
+        return "duplicate (identical pixels)"
+    return reason.split(" (")[0]
+
+
+def _top_reasons(rejections: list[dict]) -> str:
+    counts = Counter(_reason_group(entry["reason"]) for entry in rejections)
+    return "; ".join(f"{count} {reason}" for reason, count in counts.most_common(3)) or "none"
