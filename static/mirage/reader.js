@@ -125,6 +125,7 @@
       const button = document.createElement("button");
       button.type = "button";
       button.className = "choice";
+      button.disabled = true;  // enabled with the answer buttons, after the double-press guard
       button.dataset.position = String(position);
       button.setAttribute("aria-label", `Image ${position + 1}`);
       button.setAttribute("aria-keyshortcuts", String(position + 1));
