@@ -146,6 +146,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Reader studies of synthetic medical images: pools, studies, readers, trials, responses.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "ImageClassEnum": "readerstudy.models.pool.ImageClass",
+        "ReaderAnswerEnum": [("real", "real"), ("synthetic", "synthetic"), ("", "")],
+    },
 }
 
 # Security: strict by default where it costs nothing locally, HTTPS-only when MIRAGE_SECURE=1.

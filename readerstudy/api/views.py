@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from django.db.models import ProtectedError
 from django.http import StreamingHttpResponse
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response as ApiResponse
@@ -43,7 +43,8 @@ class StudyViewSet(viewsets.ModelViewSet):
         except ProtectedError:
             raise ValidationError("This study is still referenced and cannot be deleted.") from None
 
-    @extend_schema(request=None, responses=StudySerializer, summary="open, pause or close the study")
+    @extend_schema(request=None, responses=StudySerializer, summary="open, pause or close the study",
+                   operation_id="studies_transition")
     @action(detail=True, methods=["post"], url_path=r"(?P<transition>open|pause|close)")
     def transition(self, request, pk=None, transition=None):
         study = self.get_object()
@@ -67,7 +68,7 @@ class StudyViewSet(viewsets.ModelViewSet):
         study.save()
         return ApiResponse(StudySerializer(study).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=serializers.DictField(), summary="the analysis report (live while the study runs)")
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="the analysis report (live while the study runs)")
     @action(detail=True, methods=["get"], permission_classes=[IsAnalyst])
     def report(self, request, pk=None):
         exclusions = request.query_params.getlist("exclude")
