@@ -222,30 +222,32 @@ def submit_response(reader: Reader, sub: Submission) -> tuple[Response, bool]:
     study = reader.study
     if study.status != StudyStatus.OPEN:
         raise ReadingError("The study is not open for reading right now. Your answers so far are saved.", 409)
-    trial = (reader.trials.filter(token=sub.trial_token).select_related("response").prefetch_related("images__image")
-             .first())
-    if trial is None:
-        raise ReadingError("This trial does not belong to your invitation.", 404)
-    existing = getattr(trial, "response", None)
-    if existing is not None:
-        return existing, False
-    current = reader.trials.filter(response__isnull=True).order_by("index").values_list("pk", flat=True).first()
-    if current != trial.pk:
-        raise ReadingError("Please answer the trials in order; reload the page to continue.", 409)
-    _validate(sub, trial, study)
-    exposure_ok = None
-    if trial.exposure_ms is not None and sub.client_exposure_ms is not None:
-        # A frame's worth of slack (~17 ms at 60 Hz) either way counts as shown as asked.
-        exposure_ok = abs(sub.client_exposure_ms - trial.exposure_ms) <= 20.0
-    fields = {k: v for k, v in vars(sub).items() if k != "trial_token"}
     try:
         with transaction.atomic():
+            # One reader's submissions are serialised by a row lock, so "first unanswered" cannot change
+            # between the check and the insert; the one-to-one key stays the last line of defence.
+            Reader.objects.select_for_update().filter(pk=reader.pk).values_list("pk", flat=True).first()
+            trial = reader.trials.filter(token=sub.trial_token).prefetch_related("images__image").first()
+            if trial is None:
+                raise ReadingError("This trial does not belong to your invitation.", 404)
+            existing = Response.objects.filter(trial=trial).first()
+            if existing is not None:
+                return existing, False
+            current = (reader.trials.filter(response__isnull=True).order_by("index")
+                       .values_list("pk", flat=True).first())
+            if current != trial.pk:
+                raise ReadingError("Please answer the trials in order; reload the page to continue.", 409)
+            _validate(sub, trial, study)
+            exposure_ok = None
+            if trial.exposure_ms is not None and sub.client_exposure_ms is not None:
+                # A frame's worth of slack (~17 ms at 60 Hz) either way counts as shown as asked.
+                exposure_ok = abs(sub.client_exposure_ms - trial.exposure_ms) <= 20.0
+            fields = {k: v for k, v in vars(sub).items() if k != "trial_token"}
             response = Response.objects.create(
                 trial=trial, correct=_correct(sub, trial, study), exposure_ok=exposure_ok,
                 served_at=trial.first_served_at, **fields)
     except IntegrityError:
-        # Two requests raced for the same trial: the first one won; return it.
-        return Response.objects.get(trial=trial), False
+        return Response.objects.get(trial__token=sub.trial_token, trial__reader=reader), False
     study.freeze()
     if trial.kind == TrialKind.PRACTICE and not reader.trials.filter(
             kind=TrialKind.PRACTICE, response__isnull=True).exists():
