@@ -110,18 +110,22 @@ def practice_gate(reader: Reader) -> dict[str, Any] | None:
     return {"rates": rates, "passed": all(r >= study.practice_pass_mark for r in rates.values())}
 
 
-def trial_payload(trial: Trial, study: Study, url_for_image) -> dict[str, Any]:
-    """What the reader's page receives for one trial: opaque tokens only, never class or source."""
+def trial_payload(trial: Trial, study: Study, url_for_image, *, current: bool) -> dict[str, Any]:
+    """What the reader's page receives for one trial: opaque tokens only, never class or source.
+
+    A staircase exposure depends on every earlier answer, so it is decided only when the trial becomes the
+    current one; the page waits for that before showing a staircase trial.
+    """
     return {
         "token": trial.token,
         "kind": trial.kind,
         "images": [{"position": ti.position, "url": url_for_image(ti.token)}
                    for ti in sorted(trial.images.all(), key=lambda ti: ti.position)],
-        "exposure_ms": _exposure_for(trial, study),
+        "exposure_ms": exposure_for(trial, study) if current or study.exposure_mode != "staircase" else None,
     }
 
 
-def _exposure_for(trial: Trial, study: Study) -> int | None:
+def exposure_for(trial: Trial, study: Study) -> int | None:
     if study.exposure_mode == "none" or trial.kind == TrialKind.PRACTICE:
         return None
     if study.exposure_mode == "fixed":
@@ -171,6 +175,7 @@ class Submission:
     client_key: str = ""
     client_response_ms: float | None = None
     client_exposure_ms: float | None = None
+    requested_exposure_ms: float | None = None
     displayed_width: float | None = None
     displayed_height: float | None = None
     device_pixel_ratio: float | None = None
@@ -239,16 +244,20 @@ def submit_response(reader: Reader, sub: Submission) -> tuple[Response, bool]:
                 raise ReadingError("Please answer the trials in order; reload the page to continue.", 409)
             _validate(sub, trial, study)
             exposure_ok = None
-            if trial.exposure_ms is not None and sub.client_exposure_ms is not None:
-                # A frame's worth of slack (~17 ms at 60 Hz) either way counts as shown as asked.
-                exposure_ok = abs(sub.client_exposure_ms - trial.exposure_ms) <= 20.0
-            fields = {k: v for k, v in vars(sub).items() if k != "trial_token"}
+            if trial.exposure_ms is not None:
+                # Shown as asked: the page used the stored exposure, and kept the image up for it within a
+                # frame's worth of slack (~17 ms at 60 Hz). Anything else is marked, never silently counted.
+                exposure_ok = (sub.client_exposure_ms is not None
+                               and sub.requested_exposure_ms in (None, trial.exposure_ms)
+                               and abs(sub.client_exposure_ms - trial.exposure_ms) <= 20.0)
+            fields = {k: v for k, v in vars(sub).items() if k not in ("trial_token", "requested_exposure_ms")}
             response = Response.objects.create(
                 trial=trial, correct=_correct(sub, trial, study), exposure_ok=exposure_ok,
                 served_at=trial.first_served_at, **fields)
     except IntegrityError:
         return Response.objects.get(trial__token=sub.trial_token, trial__reader=reader), False
-    study.freeze()
+    if study.frozen_at is None:
+        study.freeze()
     if trial.kind == TrialKind.PRACTICE and not reader.trials.filter(
             kind=TrialKind.PRACTICE, response__isnull=True).exists():
         gate = practice_gate(reader)

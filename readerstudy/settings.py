@@ -91,7 +91,8 @@ TEMPLATES = [
 ]
 
 _default_db = f"sqlite:///{VAR_DIR / 'mirage.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", _default_db), conn_max_age=60)}
+DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", _default_db), conn_max_age=60,
+                                              conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers and the writer work at once; IMMEDIATE avoids "database is locked" on upgrade.
     DATABASES["default"]["OPTIONS"] = {
@@ -99,7 +100,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_MAX_AGE"] = 600  # reopening SQLite and its PRAGMAs costs ~5 ms a request
     # Tests use a file, not shared-cache memory, so the live server's threads and the test can both write.
     DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"mirage-test-{os.getuid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -165,6 +166,12 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+
+# Reminders to readers: printed to the console unless an SMTP server is configured.
+EMAIL_BACKEND = os.environ.get("MIRAGE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("MIRAGE_EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("MIRAGE_EMAIL_PORT", "25")
+DEFAULT_FROM_EMAIL = os.environ.get("MIRAGE_FROM_EMAIL", "mirage@localhost")
 
 # Uploaded/served image limits (decompression bombs are refused by the pool builder too).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

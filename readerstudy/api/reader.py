@@ -28,6 +28,7 @@ class SubmissionSerializer(serializers.Serializer):
     client_key = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
     client_response_ms = serializers.FloatField(required=False, allow_null=True, min_value=0)
     client_exposure_ms = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    requested_exposure_ms = serializers.FloatField(required=False, allow_null=True, min_value=0)
     displayed_width = serializers.FloatField(required=False, allow_null=True, min_value=0)
     displayed_height = serializers.FloatField(required=False, allow_null=True, min_value=0)
     device_pixel_ratio = serializers.FloatField(required=False, allow_null=True, min_value=0)
@@ -66,7 +67,8 @@ class ReaderResponsesView(ReaderAPIView):
         data = dict(serializer.validated_data)
         data["trial_token"] = data.pop("trial")
         response, created = submit_response(reader, Submission(**data))
-        reader.refresh_from_db()
+        if response.trial.kind == TrialKind.PRACTICE:
+            reader.refresh_from_db(fields=["excluded"])  # a failed practice gate ends participation
         body = {"stored": True, "created": created, "trial": response.trial.token}
         if response.trial.kind == TrialKind.PRACTICE and reader.study.practice_feedback:
             body["feedback"] = {"correct": response.correct}

@@ -160,9 +160,14 @@
     countdown.hidden = true;
     imagesBox.replaceChildren(...nodes);
     const onAt = await nextFrame();
-    // Keep the image up until the first frame at or after the requested exposure, then mask it.
-    let now = onAt;
-    while (now - onAt < trial.exposure_ms - 8) now = await nextFrame();
+    // Swap in the mask at the frame whose successor (when the mask is painted) is nearest the exposure.
+    let previous = onAt;
+    for (;;) {
+      const now = await nextFrame();
+      const frame = now - previous;
+      previous = now;
+      if (now + frame - onAt >= trial.exposure_ms - frame / 2) break;
+    }
     drawMask(mask, size * nodes.length + 16 * (nodes.length - 1), size);
     imagesBox.replaceChildren();
     mask.hidden = false;
@@ -361,7 +366,10 @@
       if (needsConfidence()) payload.confidence = choice.confidence;
       if (reasonBox) payload.reason = $("reason").value;
     }
-    if (exposure) payload.client_exposure_ms = Math.round((exposure.offAt - exposure.onAt) * 10) / 10;
+    if (exposure) {
+      payload.client_exposure_ms = Math.round((exposure.offAt - exposure.onAt) * 10) / 10;
+      payload.requested_exposure_ms = exposure.requested;
+    }
     answered.add(trial.token);
     pendingSends += 1;
     const sent = sendChain.then(() => post(payload));
@@ -387,7 +395,8 @@
 
   function advance() {
     if (halted) return;
-    const next = nextKnownTrial();
+    // A staircase exposure depends on the answer just given: wait for the server to decide it.
+    const next = display.exposure_mode === "staircase" && pendingSends ? null : nextKnownTrial();
     if (next) {
       show(next);
       return;

@@ -99,3 +99,23 @@ def test_the_reading_page_and_its_api_hold_no_class_information(page, live_serve
     for text in [html, *seen, *bodies]:
         assert not any(secret in text for secret in secrets)
     assert all("/images/" not in url or re.search(r"/images/[A-Za-z0-9_-]{20,}/$", url) for url in seen)
+
+
+def test_a_staircase_trial_is_shown_for_the_exposure_the_server_stored(page, live_server, make_study):
+    study = make_study(exposure_mode="staircase", exposure_ms=200, trials_per_resolution=1)
+    reader = create_reader(study, "Dr. Staircase")
+    requested = {}
+    page.on("request", lambda r: requested.update({r.post_data_json["trial"]: r.post_data_json})
+            if r.method == "POST" and "/responses/" in r.url else None)
+    start(page, live_server, reader)
+    for _ in range(reader.trials.count()):
+        page.wait_for_function("() => !document.getElementById('mask').hidden")
+        page.wait_for_function("() => !document.querySelector('#controls button').disabled")
+        page.keyboard.press("s")  # about half wrong: the staircase moves
+    page.wait_for_url(re.compile(r"/done/$"))
+    responses = list(Response.objects.filter(trial__reader=reader).select_related("trial").order_by("trial__index"))
+    assert len(responses) == 3
+    for r in responses:
+        # The page showed exactly the exposure the server stored (the staircase is decided server-side).
+        assert requested[r.trial.token]["requested_exposure_ms"] == r.trial.exposure_ms
+        assert abs(r.client_exposure_ms - r.trial.exposure_ms) <= 50

@@ -201,3 +201,30 @@ def test_a_timed_trial_records_the_requested_and_the_measured_exposure(client, m
     first, second = Response.objects.order_by("trial__index")
     assert (first.exposure_ok, second.exposure_ok) == (True, False)
     assert first.trial.exposure_ms == 500
+
+
+def test_a_staircase_decides_each_exposure_after_the_previous_answer(client, make_study):
+    # HYPE-time (Zhou et al. 2019): +10 ms after an error, -30 ms after three correct in a row.
+    study = make_study(exposure_mode="staircase", exposure_ms=500)
+    reader = create_reader(study, "R")
+    shown = []
+    pattern = [False, False, True, True, True, True]
+    for correct in pattern:
+        current = state(client, reader)
+        assert len(current["trials"]) == 2 and current["trials"][1]["exposure_ms"] is None
+        trial = Trial.objects.get(token=current["trials"][0]["token"])
+        shown.append(current["trials"][0]["exposure_ms"])
+        post(client, reader, trial=trial.token, answer=answer_for(trial, correct), client_exposure_ms=shown[-1])
+    assert shown == [500, 510, 520, 520, 520, 490]
+    stored = list(Trial.objects.filter(reader=reader, response__isnull=False).order_by("index")
+                  .values_list("exposure_ms", flat=True))
+    assert stored == shown
+    assert all(Response.objects.filter(trial__reader=reader).values_list("exposure_ok", flat=True))
+
+
+def test_a_page_that_showed_a_different_exposure_than_stored_is_marked(client, make_study):
+    study = make_study(exposure_mode="fixed", exposure_ms=500)
+    reader = create_reader(study, "R")
+    token = state(client, reader)["trials"][0]["token"]
+    post(client, reader, trial=token, answer="real", client_exposure_ms=505.0, requested_exposure_ms=400)
+    assert Response.objects.get().exposure_ok is False
