@@ -14,12 +14,13 @@ REFDATA = Path(__file__).resolve().parents[2].parent / "shared" / "refdata"
 
 def simulate_responses(*, n_readers: int = 6, n_cases: int = 24, resolutions=(32, 64, 128),
                        designs=("single",), seed: int = 0, skill=(0.5, 0.7, 0.9),
-                       practice: int = 2, catch: int = 2) -> pd.DataFrame:
+                       practice: int = 2, catch: int = 2, repeats: int = 3) -> pd.DataFrame:
     """A small tidy responses table where readers improve with resolution.
 
     ``skill[i]`` is the probability of a correct answer at ``resolutions[i]``.
     Every reader reads every case of every resolution once per design, plus
-    ``practice`` practice and ``catch`` catch trials (always answered correctly).
+    ``practice`` practice and ``catch`` catch trials (always answered correctly),
+    and (single design) ``repeats`` repeat trials of the reader's first cases.
     """
     rng = np.random.default_rng(seed)
     rows = []
@@ -49,6 +50,10 @@ def simulate_responses(*, n_readers: int = 6, n_cases: int = 24, resolutions=(32
                         realism = rng.integers(3, 6) if (truth == "real") == correct else rng.integers(1, 4)
                         row.update(rating=int(realism), answer="empty")
                     rows.append(row)
+            if design == "single":
+                for row in [r for r in rows if r["reader"] == reader and r["design"] == "single"][:repeats]:
+                    trial += 1
+                    rows.append({**row, "trial": trial, "trial_kind": "repeat"})
             for kind, count in (("practice", practice), ("catch", catch)):
                 for c in range(count):
                     trial += 1

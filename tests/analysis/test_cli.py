@@ -77,3 +77,12 @@ def test_power_table(capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["rows"][0]["readers"] == 4 and result["independent_n"] == pytest.approx(193.58, abs=0.01)
     assert main(["power", "--accuracy", "0.5"]) == 2
+
+
+def test_mrmc_on_a_responses_table_one_resolution_at_a_time(responses_csv, capsys):
+    # each resolution shows its own images, so resolutions are not crossed: the error says what to do
+    assert main(["mrmc", "--ratings", str(responses_csv)]) == 2
+    assert "--modality" in capsys.readouterr().err
+    assert main(["mrmc", "--ratings", str(responses_csv), "--modality", "128", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["modalities"] == [128] and result["n_readers"] == 4

@@ -122,3 +122,11 @@ def test_trend_test_sees_rising_accuracy_and_not_a_flat_one():
 def test_trend_test_needs_two_resolutions():
     with pytest.raises(AnalysisInputError, match="two or more resolutions"):
         trend_test(simulated(logits=(1.0,)))
+
+
+def test_gee_needs_two_readers_and_the_trend_copes_with_one():
+    one = simulated(n_readers=1, n_cases=40)
+    with pytest.raises(AnalysisInputError, match="at least two"):
+        gee_accuracy(one)
+    slope = trend_test(one).iloc[1]
+    assert slope["se"] > 0.05 and slope["ci_low"] < slope["estimate"] < slope["ci_high"]

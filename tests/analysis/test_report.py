@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.exclusions import Rule
 from analysis.report import build_report, render_html, report_plots, write_report
 from analysis.tidy import AnalysisInputError, main_trials, validate
 
@@ -40,20 +41,22 @@ def test_the_figures_are_the_counts_of_the_main_trials(full_report):
         assert row["chance"] == 0.5
     assert all(row["chance"] == 0.25 for row in report["designs"]["choice"]["by_resolution"])
     assert report["meta"]["n_main_responses"] == len(main)
-    assert report["meta"]["trial_kinds"] == {"main": 1296, "practice": 36, "catch": 36}
+    assert report["meta"]["trial_kinds"] == {"main": 1296, "practice": 36, "catch": 36, "repeat": 18}
 
 
 def test_single_design_sections(full_report):
     _, report = full_report
     single = report["designs"]["single"]
     for key in ("per_reader", "per_reader_resolution", "class_rates", "d_prime", "fleiss_kappa", "roc",
-                "mrmc", "fool_rates", "bootstrap", "trend", "mixed_model", "gee", "hype_infinity", "hype_time"):
+                "mrmc", "fool_rates", "bootstrap", "trend", "mixed_model", "gee", "hype_infinity", "hype_time",
+                "repeat_agreement"):
         assert single[key], key
     assert len(single["per_reader"]) == 6 and len(single["per_reader_resolution"]) == 18
     fool = [row["fool_rate"] for row in single["fool_rates"]]
     assert fool == sorted(fool, reverse=True)
     assert single["trend"]["logistic_slope"]["estimate"] > 0
     assert all(0 <= row["auc"] <= 1 for row in single["roc"])
+    assert single["repeat_agreement"][0]["n_pairs"] == 18  # repeats never enter the accuracy rows
 
 
 def test_choice_and_rating_sections(full_report):
@@ -91,6 +94,7 @@ def test_exclusions_are_applied_and_listed():
     assert [row["reader"] for row in report["exclusions"]["excluded"]] == ["reader1"]
     assert report["meta"]["n_readers"] == 2
     assert report["exclusions"]["rules"] == ["failed_catch:0.8"]
+    assert build_report(df, exclusions=Rule("failed_catch", 0.8), n_boot=50)["exclusions"] == report["exclusions"]
 
 
 def test_interim_reports_skip_the_slow_models_and_say_so():
@@ -122,3 +126,34 @@ def test_html_is_self_contained(full_report, tmp_path):
     paths = write_report(report, df, tmp_path / "out")
     assert json.loads(paths["report.json"].read_text()) == report
     assert np.all([paths[name].stat().st_size > 1000 for name in pngs])
+
+
+def none_leaves(value, path=()):
+    if value is None:
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from none_leaves(item, path + (key,))
+    elif isinstance(value, list):
+        for item in value:
+            yield from none_leaves(item, path)
+
+
+@pytest.mark.parametrize("kind", ["one reader", "choice only", "rating only", "no confidence", "failed displays"])
+def test_every_missing_figure_is_explained_in_a_note(kind):
+    from tests.analysis.conftest import simulate_responses
+
+    df = {
+        "one reader": lambda: simulate_responses(n_readers=1, resolutions=(64,), skill=(0.7,)),
+        "choice only": lambda: simulate_responses(designs=("choice",), n_readers=3),
+        "rating only": lambda: simulate_responses(designs=("rating",), n_readers=3),
+        "no confidence": lambda: simulate_responses(n_readers=3).drop(columns=["confidence"]),
+        "failed displays": lambda: simulate_responses(n_readers=3).assign(exposure_ok=False),
+    }[kind]()
+    report = build_report(df, n_boot=50)
+    json.dumps(report, allow_nan=False)
+    for design, sections in report["designs"].items():
+        for section, value in sections.items():
+            for path in none_leaves(value):
+                prefix = f"{design}.{section}"
+                assert any(note.startswith(prefix) for note in report["notes"]), (prefix, path)

@@ -1,0 +1,170 @@
+"""Command line: ``python -m analysis report|mrmc|export|power ...``.
+
+Bad input gives one line on stderr and exit status 2 (no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.tidy import AnalysisInputError
+
+EXPORT_FORMATS = ("imrmc", "csv", "parquet")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error on one line."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m analysis", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    report = commands.add_parser("report", help="full report: report.json, report.html and PNG plots")
+    report.add_argument("--responses", required=True, type=Path, help="tidy responses table (.csv or .parquet)")
+    report.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
+    report.add_argument("--n-boot", type=int, default=2000, help="two-way bootstrap draws (default 2000)")
+    report.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    report.add_argument("--exclude", nargs="*", default=[], metavar="RULE",
+                        help="reader exclusion rules, e.g. failed_catch:0.8 too_fast:300")
+    report.add_argument("--interim", action="store_true", help="interim look: skip the slow models")
+
+    mrmc = commands.add_parser("mrmc", help="Obuchowski-Rockette MRMC analysis (Hillis df)")
+    mrmc.add_argument("--ratings", required=True, type=Path,
+                      help="csv with reader, case, modality, truth (0/1), score; or a tidy responses table")
+    mrmc.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    mrmc.add_argument("--fom", choices=("auc", "pc"), default="auc")
+    mrmc.add_argument("--modality", help="analyse one modality (resolution) only, e.g. when each "
+                                         "resolution shows different images")
+
+    export = commands.add_parser("export", help="write the responses as iMRMC input, csv or parquet")
+    export.add_argument("--responses", required=True, type=Path)
+    export.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    export.add_argument("--out", required=True, type=Path)
+
+    power = commands.add_parser("power", help="readers x trials needed to beat chance")
+    power.add_argument("--accuracy", required=True, type=float, help="expected reader accuracy, e.g. 0.6")
+    power.add_argument("--chance", type=float, default=0.5, help="chance accuracy (default 0.5)")
+    power.add_argument("--power", type=float, default=0.8)
+    power.add_argument("--alpha", type=float, default=0.05)
+    power.add_argument("--icc", type=float, default=0.05, help="within-reader correlation (default 0.05)")
+    power.add_argument("--trials", type=int, nargs="+", default=[25, 50, 100, 200, 400],
+                       help="trials per reader to tabulate")
+    power.add_argument("--json", action="store_true")
+    return parser
+
+
+def _report(args) -> int:
+    from analysis.report import build_report, write_report
+    from analysis.tidy import read_responses
+
+    if args.n_boot < 1:
+        raise AnalysisInputError(f"--n-boot must be at least 1, got {args.n_boot}.")
+    df = read_responses(args.responses)
+    report = build_report(df, exclusions=args.exclude, n_boot=args.n_boot, seed=args.seed, interim=args.interim)
+    paths = write_report(report, df, args.out)
+    print(f"wrote {len(paths)} files to {args.out}: {', '.join(sorted(paths))}")
+    for note in report["notes"]:
+        print(f"note: {note}")
+    return 0
+
+
+def _read_ratings(path: Path) -> pd.DataFrame:
+    from analysis.export import mrmc_scores
+    from analysis.tidy import read_responses
+
+    if not path.is_file():
+        raise AnalysisInputError(f"ratings file {str(path)!r} does not exist.")
+    if path.suffix.lower() != ".csv":
+        return mrmc_scores(read_responses(path))
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise AnalysisInputError(f"cannot read {str(path)!r}: {error}") from error
+    table = table.rename(columns={"treatment": "modality", "rating": "score"})
+    if {"reader", "case", "modality", "truth", "score"} <= set(table.columns):
+        return table
+    if "answer" in table.columns or "correct" in table.columns:
+        return mrmc_scores(read_responses(path))
+    raise AnalysisInputError(f"{str(path)!r} needs columns reader, case, modality, truth, score "
+                             f"(or a tidy responses table); it has {', '.join(map(str, table.columns))}.")
+
+
+def _mrmc(args) -> int:
+    from analysis.mrmc import format_table, or_analysis
+    from analysis.report import json_safe
+
+    ratings = _read_ratings(args.ratings)
+    if args.modality is not None:
+        ratings = ratings[ratings["modality"].astype(str) == args.modality]
+        if ratings.empty:
+            raise AnalysisInputError(f"no ratings with modality {args.modality!r} in {str(args.ratings)!r}.")
+    try:
+        result = or_analysis(ratings, fom=args.fom)
+    except ValueError as error:
+        if "not fully crossed" in str(error) and args.modality is None:
+            raise AnalysisInputError(f"{error} If each resolution shows its own images, analyse one at a "
+                                     "time with --modality.") from error
+        raise
+    if args.json:
+        print(json.dumps(json_safe(result.to_dict()), indent=1, allow_nan=False))
+    else:
+        print(format_table(result))
+    return 0
+
+
+def _export(args) -> int:
+    from analysis import export
+    from analysis.tidy import read_responses
+
+    df = read_responses(args.responses)
+    if args.format == "imrmc":
+        args.out.write_text(export.to_imrmc(df))
+    elif args.format == "csv":
+        export.to_csv(df, args.out)
+    else:
+        export.to_parquet(df, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _power(args) -> int:
+    from analysis.planning import design_table
+    from analysis.report import json_safe
+
+    table = design_table(args.accuracy, chance=args.chance, power=args.power, alpha=args.alpha,
+                         icc=args.icc, trials_per_reader=args.trials)
+    if args.json:
+        print(json.dumps(json_safe({**table.attrs, "rows": table.to_dict(orient="records")}), indent=1))
+    else:
+        print(f"accuracy {args.accuracy:g} vs chance {args.chance:g}, power {args.power:g}, "
+              f"alpha {args.alpha:g} (two-sided), within-reader ICC {args.icc:g}; "
+              f"{table.attrs['independent_n']:.1f} independent responses needed")
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
+COMMANDS = {"report": _report, "mrmc": _mrmc, "export": _export, "power": _power}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit status (0 ok, 2 bad input)."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (AnalysisInputError, ValueError, OSError) as error:
+        message = " ".join(str(error).split())
+        print(f"python -m analysis {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
