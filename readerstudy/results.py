@@ -38,8 +38,7 @@ def study_report(study: Study, *, exclusions=()) -> dict[str, Any]:
 
 
 def study_report_html(study: Study, *, exclusions=()) -> str:
-    from analysis.plots import report_plots
-    from analysis.report import render_html
+    from analysis.report import render_html, report_plots
 
     report = study_report(study, exclusions=exclusions)
     if report.get("empty"):
@@ -51,3 +50,31 @@ def study_imrmc(study: Study) -> str:
     from analysis.export import to_imrmc
 
     return to_imrmc(responses_frame(study))
+
+
+def accuracy_plot_base64(report: dict[str, Any]) -> str | None:
+    """Accuracy against resolution with intervals and the chance line, for embedding in the page."""
+    import base64
+
+    from analysis.plots import accuracy_plot
+
+    series = {name: part["by_resolution"] for name, part in (report.get("designs") or {}).items()
+              if part.get("by_resolution") and name != "rating"}
+    return base64.b64encode(accuracy_plot(series)).decode() if series else None
+
+
+def results_sections(study: Study, report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per design: the tables the results page shows, with reader ids replaced by coordinators' names."""
+    names = {str(pk): name for pk, name in study.readers.values_list("pk", "name")}
+    sections = []
+    for design, part in (report.get("designs") or {}).items():
+        per_reader = [{**row, "reader": names.get(str(row.get("reader")), row.get("reader"))}
+                      for row in part.get("per_reader") or []]
+        sections.append({
+            "design": design, "per_reader": per_reader,
+            "class_rates": (part.get("class_rates_pooled") or [None])[0],
+            "d_prime": part.get("d_prime") or [], "bootstrap": part.get("bootstrap") or [],
+            "trend": part.get("trend") or {}, "fool_rates": (part.get("fool_rates") or [])[:10],
+            "fleiss_kappa": part.get("fleiss_kappa"),
+        })
+    return sections
