@@ -30,9 +30,9 @@ run: $(VENV)/.installed
 	$(BIN)/gunicorn readerstudy.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --access-logfile - --log-level warning
 
 test: $(VENV)/.installed-test
-	. tests/services.sh && $(BIN)/python -m pytest $(PYTEST_ARGS)
+	. tests/services.sh && $(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 	. tests/services.sh && if [ -n "$$MIRAGE_TEST_POSTGRES_URL" ]; then \
-	  DATABASE_URL="$$MIRAGE_TEST_POSTGRES_URL" $(BIN)/python -m pytest -m "not browser" tests/readerstudy -p no:randomly -q; \
+	  DATABASE_URL="$$MIRAGE_TEST_POSTGRES_URL" $(BIN)/python -m pytest -m "not browser" tests/readerstudy -n auto -q; \
 	else echo "NOTICE: PostgreSQL is not available here: the PostgreSQL pass was skipped."; fi
 
 bench: $(VENV)/.installed-test
