@@ -133,6 +133,18 @@ def _chunk_size(spec: ScheduleSpec) -> int:
     return max(1, min(fraction.denominator, spec.trials_per_resolution))
 
 
+def _choice_trial(bank: _SourceBank, spec: ScheduleSpec, res: int, position: int, kind: str,
+                  exclude: set[str]) -> _Draft:
+    """One odd image at `position` among n-1 of the other class, all at one resolution (and one label)."""
+    other = "synthetic" if spec.odd_class == "real" else "real"
+    odd = bank.take(spec.odd_class, res, 1, exclude=exclude, what=f"{kind} forced-choice trials")[0]
+    others = bank.take(other, res, spec.alternatives - 1, label=odd.label or None,
+                       exclude=exclude | {odd.source_id}, what=f"{kind} forced-choice trials")
+    images = list(others)
+    images.insert(position, odd)
+    return _Draft(kind, res, tuple(images), odd_position=position)
+
+
 def _main_trials(bank: _SourceBank, spec: ScheduleSpec, rng: random.Random) -> dict[int, list[_Draft]]:
     per_resolution: dict[int, list[_Draft]] = {}
     resolutions = list(spec.resolutions)
@@ -141,17 +153,9 @@ def _main_trials(bank: _SourceBank, spec: ScheduleSpec, rng: random.Random) -> d
         t = spec.trials_per_resolution
         drafts: list[_Draft] = []
         if spec.design == "choice":
-            other = "synthetic" if spec.odd_class == "real" else "real"
             positions = [i % spec.alternatives for i in range(t)]
             rng.shuffle(positions)
-            for position in positions:
-                odd = bank.take(spec.odd_class, res, 1, what="forced-choice trials")[0]
-                label = odd.label if odd.label else None
-                others = bank.take(other, res, spec.alternatives - 1, label=label, exclude={odd.source_id},
-                                   what="forced-choice trials")
-                images = list(others)
-                images.insert(position, odd)
-                drafts.append(_Draft("main", res, tuple(images), odd_position=position))
+            drafts = [_choice_trial(bank, spec, res, position, "main", set()) for position in positions]
         else:
             n_syn = round(t * spec.synthetic_fraction)
             for cls, n in (("synthetic", n_syn), ("real", t - n_syn)):
@@ -169,14 +173,7 @@ def _practice_trials(bank: _SourceBank, spec: ScheduleSpec, rng: random.Random) 
     for i in range(spec.practice_trials):
         res = resolutions[i % len(resolutions)]
         if spec.design == "choice":
-            other = "synthetic" if spec.odd_class == "real" else "real"
-            position = i % spec.alternatives
-            odd = bank.take(spec.odd_class, res, 1, exclude=main_sources, what="practice trials")[0]
-            others = bank.take(other, res, spec.alternatives - 1, label=odd.label or None,
-                               exclude=main_sources | {odd.source_id}, what="practice trials")
-            images = list(others)
-            images.insert(position, odd)
-            drafts.append(_Draft("practice", res, tuple(images), odd_position=position))
+            drafts.append(_choice_trial(bank, spec, res, i % spec.alternatives, "practice", main_sources))
         else:
             cls = CLASSES[i % 2]
             refs = bank.take(cls, res, 1, exclude=main_sources, what="practice trials")

@@ -67,6 +67,19 @@ def create_reader(study: Study, name: str, email: str = "", user=None) -> Reader
     return reader
 
 
+def copy_study(study: Study, user) -> Study:
+    """A draft copy with a fresh seed: how a frozen design is changed."""
+    copy = Study.objects.get(pk=study.pk)
+    copy.pk = None
+    copy.name = f"{study.name} (copy)"
+    copy.status = StudyStatus.DRAFT
+    copy.frozen_at = None
+    copy.seed = Study._meta.get_field("seed").get_default()
+    copy.created_by = user
+    copy.save()
+    return copy
+
+
 # ----------------------------------------------------------------------------- reading state
 
 def reader_for_token(token: str) -> Reader:

@@ -16,7 +16,7 @@ from ..models import Pool, Reader, Response, Study, StudyStatus, Trial
 from ..results import study_report
 from ..roles import CoordinatorOrReadOnlyAnalyst, IsAnalyst
 from ..scheduling import ScheduleError
-from ..services import create_reader
+from ..services import copy_study, create_reader
 from ..views.coordinator import TRANSITIONS
 from .serializers import PoolSerializer, ReaderSerializer, ResponseSerializer, StudySerializer, TrialSerializer
 
@@ -58,14 +58,7 @@ class StudyViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses=StudySerializer, summary="a draft copy of the study")
     @action(detail=True, methods=["post"])
     def copy(self, request, pk=None):
-        study = self.get_object()
-        study.pk = None
-        study.name = f"{study.name} (copy)"
-        study.status = StudyStatus.DRAFT
-        study.frozen_at = None
-        study.seed = Study._meta.get_field("seed").get_default()
-        study.created_by = request.user
-        study.save()
+        study = copy_study(self.get_object(), request.user)
         return ApiResponse(StudySerializer(study).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="the analysis report (live while the study runs)")

@@ -14,7 +14,7 @@ from ..forms import InviteForm, StudyForm
 from ..models import Pool, PoolImage, Reader, Study, StudyStatus, TrialKind
 from ..roles import coordinator_required
 from ..scheduling import ScheduleError
-from ..services import create_reader
+from ..services import copy_study, create_reader
 
 TRANSITIONS = {
     "open": ({StudyStatus.DRAFT, StudyStatus.PAUSED}, StudyStatus.OPEN),
@@ -73,15 +73,7 @@ def study_edit(request, pk: int | None = None):
 @coordinator_required
 @require_POST
 def study_copy(request, pk: int):
-    original = get_object_or_404(Study, pk=pk)
-    copy = Study.objects.get(pk=pk)
-    copy.pk = None
-    copy.name = f"{original.name} (copy)"
-    copy.status = StudyStatus.DRAFT
-    copy.frozen_at = None
-    copy.created_by = request.user
-    copy.seed = Study._meta.get_field("seed").get_default()
-    copy.save()
+    copy = copy_study(get_object_or_404(Study, pk=pk), request.user)
     messages.success(request, "Study copied. Its design can be changed until its first answer.")
     return redirect("study-edit", pk=copy.pk)
 
