@@ -58,7 +58,8 @@ def import_pool(directory: Path, name: str, *, copy: bool = True) -> tuple[Pool,
         PoolImage.objects.bulk_create([
             PoolImage(pool=pool, uid=e["id"], source_id=e["source_id"], image_class=e["class"],
                       resolution=int(e["resolution"]), file=e["file"], sha256=e["sha256"],
-                      source=e.get("source") or "", generator=e.get("generator"), label=e.get("label") or "")
+                      source=e.get("source") or "", generator=e.get("generator"), label=e.get("label") or "",
+                      role=e.get("role") or "main")
             for e in manifest["images"]
         ], batch_size=1000)
     return pool, True

@@ -11,7 +11,9 @@ Guarantees (tested with hypothesis in tests/readerstudy/test_scheduling.py):
 - classes are balanced inside every block (a block is one resolution when `order == "blocked"`, or one
   round across all resolutions when interleaved);
 - forced choice: the odd image's position is balanced across positions per resolution;
-- repeated trials copy a main trial (same images, same positions) later in the sequence.
+- repeated trials copy a main trial (same images, same positions) later in the sequence;
+- catch trials (attention checks) use the pool's catch images (obviously synthetic) in place of the
+  synthetic images of a trial, are spread through the main trials, and never count as main trials.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ class ImageRef:
     image_class: str
     resolution: int
     label: str = ""
+    role: str = "main"
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class ScheduleSpec:
     order: str = "interleaved"
     practice_trials: int = 0
     repeat_trials: int = 0
+    catch_trials: int = 0
 
 
 @dataclass(frozen=True)
@@ -80,9 +84,9 @@ class _SourceBank:
     """Shuffled sources per class and resolution; hands each source out once unless repeats are allowed."""
 
     def __init__(self, images: list[ImageRef], rng: random.Random, allow_repeat: bool):
-        self.by_key: dict[tuple[str, int], list[ImageRef]] = defaultdict(list)
-        for image in sorted(images, key=lambda i: (i.image_class, i.resolution, i.source_id, i.id)):
-            self.by_key[(image.image_class, image.resolution)].append(image)
+        self.by_key: dict[tuple[str, str, int], list[ImageRef]] = defaultdict(list)
+        for image in sorted(images, key=lambda i: (i.role, i.image_class, i.resolution, i.source_id, i.id)):
+            self.by_key[(image.role, image.image_class, image.resolution)].append(image)
         for refs in self.by_key.values():
             rng.shuffle(refs)
         self.used: set[str] = set()
@@ -90,9 +94,9 @@ class _SourceBank:
         self.allow_repeat = allow_repeat
 
     def take(self, image_class: str, resolution: int, n: int, *, label: str | None = None,
-             exclude: set[str] = frozenset(), what: str = "trials") -> list[ImageRef]:
+             exclude: set[str] = frozenset(), what: str = "trials", role: str = "main") -> list[ImageRef]:
         taken: list[ImageRef] = []
-        for ref in self.by_key.get((image_class, resolution), []):
+        for ref in self.by_key.get((role, image_class, resolution), []):
             if len(taken) == n:
                 break
             seen = (ref.source_id, resolution) in self.used_at if self.allow_repeat else ref.source_id in self.used
@@ -104,9 +108,10 @@ class _SourceBank:
             self.used.add(ref.source_id)
             self.used_at.add((ref.source_id, resolution))
         if len(taken) < n:
-            available = len(self.by_key.get((image_class, resolution), []))
+            available = len(self.by_key.get((role, image_class, resolution), []))
+            kind = "catch" if role == "catch" else image_class
             raise ScheduleError(
-                f"The pool has too few {image_class} images at {resolution} px for the {what}: "
+                f"The pool has too few {kind} images at {resolution} px for the {what}: "
                 f"{n} more needed, {len(taken)} unused left of {available}"
                 + ("" if self.allow_repeat else " (each source image is shown to a reader at most once)")
                 + ". Use fewer trials, fewer resolutions, or a larger pool."
@@ -135,11 +140,16 @@ def _chunk_size(spec: ScheduleSpec) -> int:
 
 def _choice_trial(bank: _SourceBank, spec: ScheduleSpec, res: int, position: int, kind: str,
                   exclude: set[str]) -> _Draft:
-    """One odd image at `position` among n-1 of the other class, all at one resolution (and one label)."""
+    """One odd image at `position` among n-1 of the other class, all at one resolution (and one label).
+
+    In a catch trial the synthetic side comes from the pool's catch images, so the answer is obvious.
+    """
     other = "synthetic" if spec.odd_class == "real" else "real"
-    odd = bank.take(spec.odd_class, res, 1, exclude=exclude, what=f"{kind} forced-choice trials")[0]
-    others = bank.take(other, res, spec.alternatives - 1, label=odd.label or None,
-                       exclude=exclude | {odd.source_id}, what=f"{kind} forced-choice trials")
+    role = {cls: ("catch" if kind == "catch" and cls == "synthetic" else "main") for cls in CLASSES}
+    odd = bank.take(spec.odd_class, res, 1, exclude=exclude, what=f"{kind} forced-choice trials",
+                    role=role[spec.odd_class])[0]
+    others = bank.take(other, res, spec.alternatives - 1, label=None if kind == "catch" else (odd.label or None),
+                       exclude=exclude | {odd.source_id}, what=f"{kind} forced-choice trials", role=role[other])
     images = list(others)
     images.insert(position, odd)
     return _Draft(kind, res, tuple(images), odd_position=position)
@@ -180,6 +190,33 @@ def _practice_trials(bank: _SourceBank, spec: ScheduleSpec, rng: random.Random) 
             drafts.append(_Draft("practice", res, tuple(refs)))
     rng.shuffle(drafts)
     return drafts
+
+
+def _catch_trials(bank: _SourceBank, spec: ScheduleSpec, rng: random.Random) -> list[_Draft]:
+    """Attention checks from the pool's catch images, at the study's resolutions in turn."""
+    if not spec.catch_trials:
+        return []
+    drafts: list[_Draft] = []
+    resolutions = list(spec.resolutions)
+    rng.shuffle(resolutions)
+    main_sources = set(bank.used)
+    for i in range(spec.catch_trials):
+        res = resolutions[i % len(resolutions)]
+        if spec.design == "choice":
+            drafts.append(_choice_trial(bank, spec, res, rng.randrange(spec.alternatives), "catch", main_sources))
+        else:
+            refs = bank.take("synthetic", res, 1, exclude=main_sources, what="catch trials", role="catch")
+            drafts.append(_Draft("catch", res, tuple(refs)))
+    return drafts
+
+
+def _insert_catch(sequence: list[_Draft], catch: list[_Draft], rng: random.Random) -> list[_Draft]:
+    sequence = list(sequence)
+    for draft in catch:
+        position = rng.randint(1, len(sequence))  # never the very first trial
+        draft.block = sequence[position - 1].block
+        sequence.insert(position, draft)
+    return sequence
 
 
 def _order(per_resolution: dict[int, list[_Draft]], spec: ScheduleSpec, rng: random.Random) -> list[_Draft]:
@@ -241,7 +278,9 @@ def schedule_trials(images: list[ImageRef], spec: ScheduleSpec, seed: int) -> li
     bank = _SourceBank(images, rng, spec.allow_source_repeat)
     per_resolution = _main_trials(bank, spec, rng)
     practice = _practice_trials(bank, spec, rng)
+    catch = _catch_trials(bank, spec, rng)
     main = _insert_repeats(_order(per_resolution, spec, rng), spec.repeat_trials, rng)
+    main = _insert_catch(main, catch, rng)
     drafts = practice + main
     index_of = {id(d): i for i, d in enumerate(drafts)}
     return [

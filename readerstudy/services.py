@@ -34,12 +34,13 @@ def schedule_spec(study: Study) -> ScheduleSpec:
         alternatives=study.alternatives, odd_class=study.odd_class,
         allow_source_repeat=study.allow_source_repeat, order=study.order,
         practice_trials=study.practice_trials, repeat_trials=study.repeat_trials,
+        catch_trials=study.catch_trials,
     )
 
 
 def pool_refs(study: Study) -> list[ImageRef]:
     rows = PoolImage.objects.filter(pool=study.pool_id, resolution__in=study.resolutions).values_list(
-        "id", "source_id", "image_class", "resolution", "label")
+        "id", "source_id", "image_class", "resolution", "label", "role")
     return [ImageRef(*row) for row in rows]
 
 
@@ -227,6 +228,9 @@ def _correct(sub: Submission, trial: Trial, study: Study) -> bool | None:
         return sub.answer == trial.truth
     if study.design == Design.CHOICE:
         return sub.chosen_position == trial.odd_position
+    if trial.kind == TrialKind.CATCH:
+        # An obviously synthetic image rated in the lower half of the realism scale passes the check.
+        return sub.rating <= len(study.rating_labels) // 2
     return None
 
 

@@ -46,6 +46,8 @@ class PoolImage(models.Model):
     source = models.TextField(blank=True)
     generator = models.JSONField(null=True, blank=True)
     label = models.CharField(max_length=100, blank=True)
+    role = models.CharField(max_length=10, choices=[("main", "Main"), ("catch", "Catch (obviously synthetic)")],
+                            default="main")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["pool", "uid"], name="unique_image_uid_per_pool")]

@@ -11,6 +11,7 @@ class TrialKind(models.TextChoices):
     PRACTICE = "practice", "Practice"
     MAIN = "main", "Main"
     REPEAT = "repeat", "Repeat"
+    CATCH = "catch", "Catch"
 
 
 class ReadingSession(models.Model):

@@ -47,7 +47,7 @@ class Study(models.Model):
     DESIGN_FIELDS = [
         "pool", "design", "alternatives", "odd_class", "resolutions", "trials_per_resolution",
         "synthetic_fraction", "tell_ratio", "allow_source_repeat", "order", "practice_trials",
-        "practice_feedback", "practice_pass_mark", "repeat_trials", "time_limit_ms", "min_view_ms",
+        "practice_feedback", "practice_pass_mark", "repeat_trials", "catch_trials", "time_limit_ms", "min_view_ms",
         "confidence_scale", "ask_reason", "display_size", "upscale", "blank_ms", "rating_labels",
         "exposure_mode", "exposure_ms", "instructions", "consent", "show_score",
     ]
@@ -84,6 +84,8 @@ class Study(models.Model):
         default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Minimum practice accuracy per class before the main trials (0 = none).")
     repeat_trials = models.PositiveIntegerField(default=0, help_text="Main trials shown twice, for consistency.")
+    catch_trials = models.PositiveIntegerField(
+        default=0, help_text="Attention checks with the pool's catch images (obviously synthetic).")
     time_limit_ms = models.PositiveIntegerField(null=True, blank=True)
     min_view_ms = models.PositiveIntegerField(default=0)
     confidence_scale = models.CharField(

@@ -142,3 +142,30 @@ def test_practice_images_never_appear_in_the_main_trials():
     practice = {BY_ID[i].source_id for t in trials if t.kind == "practice" for i in t.image_ids}
     main = {BY_ID[i].source_id for t in trials if t.kind == "main" for i in t.image_ids}
     assert practice and not practice & main
+
+
+def with_catch(pool: list[ImageRef], n: int = 10, resolutions=(32, 64, 128)) -> list[ImageRef]:
+    start = max(r.id for r in pool) + 1
+    catch = [ImageRef(start + i * len(resolutions) + j, f"catch-{i}", "synthetic", res, "", "catch")
+             for i in range(n) for j, res in enumerate(resolutions)]
+    return pool + catch
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**48), n=st.integers(1, 6), design=st.sampled_from(["single", "rating", "choice"]))
+def test_catch_trials_use_only_catch_images_and_never_open_the_session(seed, n, design):
+    pool = with_catch(LARGE_POOL if design == "choice" else POOL, resolutions=(32, 64))
+    by_id = {r.id: r for r in pool}
+    spec = ScheduleSpec(design=design, resolutions=(32, 64), trials_per_resolution=4, catch_trials=n)
+    trials = schedule_trials(pool, spec, seed)
+    catch = [t for t in trials if t.kind == "catch"]
+    assert len(catch) == n and trials[0].kind != "catch"
+    for t in trials:
+        roles = [by_id[i].role for i in t.image_ids]
+        synthetic_roles = {by_id[i].role for i in t.image_ids if by_id[i].image_class == "synthetic"}
+        if t.kind == "catch":
+            assert synthetic_roles == {"catch"}
+        else:
+            assert "catch" not in roles
+    main = [t for t in trials if t.kind == "main"]
+    assert len(main) == 8
