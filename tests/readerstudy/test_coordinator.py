@@ -15,7 +15,7 @@ def design_form(pool, **overrides):
     data = {
         "name": "Chest X-ray by resolution", "pool": pool.pk, "design": "single", "alternatives": 2,
         "odd_class": "real", "resolutions": "32,64", "trials_per_resolution": 4, "synthetic_fraction": 0.5,
-        "order": "interleaved", "practice_trials": 0, "practice_pass_mark": 0, "repeat_trials": 0,
+        "order": "interleaved", "practice_trials": 0, "practice_pass_mark": 0, "repeat_trials": 0, "catch_trials": 0,
         "min_view_ms": 0, "confidence_scale": "5", "display_size": 512, "upscale": "pixelated", "blank_ms": 250,
         "rating_labels": "a\nb\nc\nd", "exposure_mode": "none", "exposure_ms": 500, "instructions": "Look closely.",
         "consent": "",
