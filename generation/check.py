@@ -2,6 +2,11 @@
 real and synthetic files differ in simple file-level properties a reader could
 use instead of image content (PNG size, mean grey, dynamic range, saturation).
 
+Catch images (role "catch": attention checks, class synthetic) are covered by
+the integrity and completeness checks but left out of the class balance and the
+real-vs-synthetic comparison, which use main images only; the result counts them
+per resolution.
+
 Each property is compared per resolution with a two-sided Mann-Whitney U test;
 the effect size is Cliff's delta, called large from |delta| >= 0.474
 (Romano et al., 2006, "Appropriate statistics for ordinal level data").
@@ -40,6 +45,7 @@ class CheckResult:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TABLE_COLUMNS))
+    catch_counts: dict[int, int] = field(default_factory=dict)  # resolution -> catch images
 
     @property
     def ok(self) -> bool:
@@ -57,7 +63,9 @@ def check_pool(path: str | Path) -> CheckResult:
     result.errors.extend(verify_files(path, manifest))
     result.errors.extend(completeness_problems(manifest))
     result.warnings.extend(balance_warnings(manifest))
-    result.table = compare_classes(file_properties(Path(path), manifest["images"]))
+    result.catch_counts = catch_counts(manifest)
+    main_images = [image for image in manifest["images"] if _role(image) == "main"]
+    result.table = compare_classes(file_properties(Path(path), main_images))
     for row in result.table[result.table["flagged"]].itertuples():
         result.warnings.append(
             f"at {row.resolution} px, {PROPERTIES[row.property]} differs between real and "
@@ -69,13 +77,15 @@ def check_pool(path: str | Path) -> CheckResult:
 
 
 def completeness_problems(manifest: dict) -> list[str]:
-    """Each source must have exactly one image per resolution and one class."""
+    """Each source (catch sources too) must have exactly one image per resolution, one class and one role."""
     wanted = set(manifest["settings"]["resolutions"])
     found: dict[str, list[int]] = defaultdict(list)
     classes: dict[str, set[str]] = defaultdict(set)
+    roles: dict[str, set[str]] = defaultdict(set)
     for image in manifest["images"]:
         found[image["source_id"]].append(image["resolution"])
         classes[image["source_id"]].add(image["class"])
+        roles[image["source_id"]].add(_role(image))
     problems = []
     for source_id, sizes in sorted(found.items()):
         missing = sorted(wanted - set(sizes))
@@ -85,17 +95,34 @@ def completeness_problems(manifest: dict) -> list[str]:
             problems.append(f"source {source_id} has more than one image at the same resolution")
         if len(classes[source_id]) > 1:
             problems.append(f"source {source_id} is listed as both real and synthetic")
+        if len(roles[source_id]) > 1:
+            problems.append(f"source {source_id} is listed as both a main and a catch image")
     return problems
 
 
 def balance_warnings(manifest: dict) -> list[str]:
+    """Warn if main real and main synthetic sources are unbalanced (catch images do not count)."""
     counts = {"real": set(), "synthetic": set()}
     for image in manifest["images"]:
-        counts[image["class"]].add(image["source_id"])
+        if _role(image) == "main":
+            counts[image["class"]].add(image["source_id"])
     real, synthetic = len(counts["real"]), len(counts["synthetic"])
     if min(real, synthetic) < BALANCE_RATIO * max(real, synthetic, 1):
         return [f"classes are unbalanced: {real} real and {synthetic} synthetic source images"]
     return []
+
+
+def catch_counts(manifest: dict) -> dict[int, int]:
+    """Number of catch images at each resolution of the pool (0 where there are none)."""
+    counts = {int(size): 0 for size in manifest["settings"]["resolutions"]}
+    for image in manifest["images"]:
+        if _role(image) == "catch":
+            counts[image["resolution"]] = counts.get(image["resolution"], 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _role(image: dict) -> str:
+    return image.get("role", "main")  # load_manifest fills it in; tolerate hand-made dicts
 
 
 def file_properties(root: Path, images: list[dict]) -> pd.DataFrame:
@@ -152,6 +179,11 @@ def format_result(result: CheckResult) -> str:
     """Text for the command line: errors, warnings and the comparison table."""
     lines = [f"ERROR: {message}" for message in result.errors]
     lines += [f"WARNING: {message}" for message in result.warnings]
+    if any(result.catch_counts.values()):
+        lines.append("catch images per resolution (excluded from balance and comparison): " +
+                     ", ".join(f"{size} px: {count}" for size, count in result.catch_counts.items()))
+    elif result.catch_counts:
+        lines.append("catch images: none")
     if not result.table.empty:
         lines.append("real vs synthetic, per resolution (Mann-Whitney U, Cliff's delta):")
         lines.append(result.table.to_string(index=False, float_format=lambda value: f"{value:.4g}"))

@@ -69,6 +69,9 @@ def _add_build(commands) -> None:
     )
     build.add_argument("--real", type=Path, required=True, help="folder of real images (searched recursively)")
     build.add_argument("--synthetic", type=Path, required=True, help="folder of synthetic images")
+    build.add_argument("--catch", type=Path, default=None, metavar="DIR",
+                       help="folder of catch-trial images (obviously fake attention checks, searched "
+                            "recursively); recorded as synthetic with role catch")
     build.add_argument("--out", type=Path, required=True, help="pool folder to create (must not exist)")
     build.add_argument("--resolutions", type=_resolutions, default=(32, 64, 128, 256),
                        help="comma-separated sizes in px (default 32,64,128,256)")
@@ -118,6 +121,7 @@ def build_command(args: argparse.Namespace) -> int:
             resolutions=args.resolutions, seed=args.seed, workers=args.workers,
             crop=args.crop, window=args.window, frames=args.frames, color=args.color,
             generator_name=args.generator_name, progress=sys.stderr.isatty(), created_by=CREATED_BY,
+            catch_dir=args.catch,
         )
     except PoolError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -19,6 +19,8 @@ CODE_VERSION = "0.1.0"
 MANIFEST_NAME = "manifest.json"
 REJECTED_NAME = "rejected.json"
 CLASSES = ("real", "synthetic")
+ROLES = ("main", "catch")  # optional per image; absent means "main"; catch images are synthetic
+DEFAULT_ROLE = "main"
 SETTINGS_KEYS = ("resolutions", "crop", "window", "frames", "seed", "filter")
 IMAGE_KEYS = (
     "id", "source_id", "class", "resolution", "file", "sha256",
@@ -35,7 +37,9 @@ class ManifestError(ValueError):
 def load_manifest(pool_dir: str | Path) -> dict:
     """Read POOL/manifest.json and check it against the schema.
 
-    Raises ManifestError naming the field (and image) that is wrong.
+    Raises ManifestError naming the field (and image) that is wrong. Every
+    returned image has a "role" ("main" or "catch"): manifests written before
+    roles existed load with role "main".
     """
     path = Path(pool_dir) / MANIFEST_NAME
     if not path.is_file():
@@ -48,6 +52,8 @@ def load_manifest(pool_dir: str | Path) -> dict:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ManifestError(f"{path} is not valid JSON ({exc}); rebuild the pool") from None
     validate_manifest(manifest)
+    for image in manifest["images"]:
+        image.setdefault("role", DEFAULT_ROLE)
     return manifest
 
 
@@ -89,6 +95,11 @@ def _validate_image(image: object, position: int, resolutions: set[int]) -> None
         _require(isinstance(image[key], str) and _HEX32.fullmatch(image[key]),
                  f"{where}: {key} must be 32 lowercase hex digits")
     _require(image["class"] in CLASSES, f"{where}: class must be 'real' or 'synthetic'")
+    role = image.get("role", DEFAULT_ROLE)
+    _require(isinstance(role, str) and role in ROLES,
+             f"{where}: role must be 'main' or 'catch' (or absent, meaning 'main'), got {role!r}")
+    _require(role != "catch" or image["class"] == "synthetic",
+             f"{where}: a catch image must be of class 'synthetic', not {image['class']!r}")
     _require(_is_int(image["resolution"]) and image["resolution"] in resolutions,
              f"{where}: resolution {image['resolution']!r} is not in settings.resolutions")
     expected_file = f"images/{image['resolution']}/{image['id']}.png"

@@ -8,6 +8,12 @@ images/<resolution>/<id>.png, writes manifest.json and rejected.json, and rename
 the temporary folder to `out`. An interruption therefore never leaves a partial
 pool at `out`, and the same inputs and seed give the same bytes.
 
+An optional third folder holds catch trials (attention checks: obviously fake
+images, such as early-training samples). They are decoded and rendered exactly
+like the others, are class "synthetic" with ``"role": "catch"`` in the manifest
+(every other image has ``"role": "main"``), and are shuffled together with the
+rest before ids are drawn, so nothing about an id reveals its role.
+
 A source is anything a job can decode into frames; today that is a file. A
 generator source (``--synthetic-from CHECKPOINT --count N``) would add a second
 kind of `Source` and job function, and reuse everything after decoding.
@@ -38,6 +44,7 @@ from generation.render import CROP_CHOICES, FILTER_NAME
 
 MAX_RESOLUTION = 4096
 CREATED_BY = "python -m generation pool build"
+CATCH_GENERATOR = {"name": "catch", "checkpoint": None, "seed": None}
 
 
 class PoolError(ValueError):
@@ -49,10 +56,16 @@ class Source:
     image_class: str  # "real" or "synthetic"
     root: str
     relpath: str  # posix path relative to root
+    role: str = "main"  # "main", or "catch" for attention-check images (always synthetic)
+
+    @property
+    def folder(self) -> str:
+        """The input folder it came from: "real", "synthetic" or "catch"."""
+        return "catch" if self.role == "catch" else self.image_class
 
     @property
     def label(self) -> str:
-        return f"{self.image_class}/{self.relpath}"
+        return f"{self.folder}/{self.relpath}"
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,7 @@ class JobOutcome:
 class PoolSummary:
     out: Path
     resolutions: list[int]
+    # Keys are "real" and "synthetic" (main images only) plus "catch" when the pool has catch images.
     sources: dict[str, int]  # usable source images (frames) per class
     files: dict[str, dict[int, int]]  # class -> resolution -> PNG files written
     rejections: list[dict]  # the entries of rejected.json
@@ -101,7 +115,8 @@ class PoolSummary:
             f"Pool written to {self.out} in {self.seconds:.1f} s "
             f"({self.images_per_second:.1f} source images/s, "
             f"{total_files / max(self.seconds, 1e-9):.1f} PNG files/s)",
-            "images per class and resolution:",
+            "images per class and resolution"
+            + (" (catch: attention-check images, class synthetic):" if "catch" in self.files else ":"),
             f"  {'class':<10}" + "".join(f"{size:>7}" for size in self.resolutions),
         ]
         for image_class, per in self.files.items():
@@ -131,12 +146,15 @@ def build_pool(
     synthetic_meta=None,
     progress=False,
     created_by=CREATED_BY,
+    catch_dir=None,
 ) -> PoolSummary:
     """Decode, render and write a pool; return what was done.
 
     `synthetic_meta` maps a synthetic file's path relative to `synthetic_dir`
     (posix string) to ``{"generator": {"name": ..., "checkpoint": ..., "seed": ...}}``,
-    recorded in the manifest. Raises PoolError for unusable input.
+    recorded in the manifest. `catch_dir`, if given, is a folder of catch-trial
+    images: rendered like the rest, recorded as class "synthetic" with role
+    "catch" and generator ``{"name": "catch", ...}``. Raises PoolError for unusable input.
     """
     started = time.perf_counter()
     out = Path(out)
@@ -150,8 +168,13 @@ def build_pool(
     workers = _check_workers(workers)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise PoolError(f"seed must be a whole number, got {seed!r}")
-    _check_out(out, [Path(real_dir), Path(synthetic_dir)])
+    folders = {"real": real_dir, "synthetic": synthetic_dir}
+    if catch_dir is not None:
+        folders["catch"] = catch_dir
+    _check_out(out, [Path(folder) for folder in folders.values()])
     sources = _list_sources("real", Path(real_dir)) + _list_sources("synthetic", Path(synthetic_dir))
+    if catch_dir is not None:
+        sources += _list_sources("synthetic", Path(catch_dir), role="catch")
     generators = _generator_table(sources, generator_name, synthetic_meta or {})
 
     temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
@@ -161,7 +184,7 @@ def build_pool(
         jobs = [Job(n, source, str(staging), options, sizes, crop) for n, source in enumerate(sources)]
         outcomes = _run_jobs(jobs, workers, progress)
         kept, rejections = _sort_out(jobs, outcomes)
-        _require_both_classes(kept, rejections, {"real": real_dir, "synthetic": synthetic_dir})
+        _require_usable(kept, rejections, folders)
         images = _place_files(kept, staging, temporary, sizes, seed, generators)
         shutil.rmtree(staging)
         settings = {"resolutions": list(sizes), "crop": crop, "window": options.window.text,
@@ -211,10 +234,11 @@ def _check_out(out: Path, inputs: list[Path]) -> None:
             raise PoolError(f"--out {out} is inside the input folder {folder}; write the pool elsewhere")
 
 
-def _list_sources(image_class: str, root: Path) -> list[Source]:
+def _list_sources(image_class: str, root: Path, role: str = "main") -> list[Source]:
     """Every non-hidden file below `root`, in a fixed (sorted) order."""
+    kind = "catch" if role == "catch" else image_class
     if not root.is_dir():
-        raise PoolError(f"the {image_class} folder {root} does not exist or is not a folder")
+        raise PoolError(f"the {kind} folder {root} does not exist or is not a folder")
     found = []
     for folder, subfolders, names in os.walk(root):
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
@@ -222,12 +246,13 @@ def _list_sources(image_class: str, root: Path) -> list[Source]:
             if not name.startswith("."):
                 found.append((Path(folder) / name).relative_to(root).as_posix())
     if not found:
-        raise PoolError(f"the {image_class} folder {root} contains no files")
-    return [Source(image_class, str(root), relpath) for relpath in sorted(found)]
+        raise PoolError(f"the {kind} folder {root} contains no files")
+    return [Source(image_class, str(root), relpath, role) for relpath in sorted(found)]
 
 
 def _generator_table(sources: list[Source], name, meta: dict) -> dict[str, dict | None]:
-    synthetic = {source.relpath for source in sources if source.image_class == "synthetic"}
+    """Generator entry per main synthetic file (relpath); catch images use CATCH_GENERATOR."""
+    synthetic = {source.relpath for source in sources if source.folder == "synthetic"}
     unknown = sorted(set(meta) - synthetic)
     if unknown:
         raise PoolError(f"synthetic_meta names files that are not in the synthetic folder: {', '.join(unknown[:5])}")
@@ -314,11 +339,12 @@ def _sort_out(jobs: list[Job], outcomes: list[JobOutcome]):
     return kept, sorted(rejections, key=lambda entry: entry["file"])
 
 
-def _require_both_classes(kept, rejections: list[dict], folders: dict) -> None:
-    for image_class, folder in folders.items():
-        if not any(source.image_class == image_class for source, _ in kept):
+def _require_usable(kept, rejections: list[dict], folders: dict) -> None:
+    """Each input folder ("real", "synthetic", "catch" if given) must yield an image."""
+    for kind, folder in folders.items():
+        if not any(source.folder == kind for source, _ in kept):
             raise PoolError(
-                f"no usable {image_class} images in {folder} "
+                f"no usable {kind} images in {folder} "
                 f"({len(rejections)} files rejected: {_top_reasons(rejections)})"
             )
 
@@ -336,7 +362,12 @@ def _place_files(kept, staging: Path, temporary: Path, sizes, seed, generators) 
         source, frame = kept[position]
         source_id = _new_id(rng, used)
         where = source.relpath + (f"#frame={frame.index}" if frame.index is not None else "")
-        generator = generators.get(source.relpath) if source.image_class == "synthetic" else None
+        if source.role == "catch":
+            generator = dict(CATCH_GENERATOR)
+        elif source.image_class == "synthetic":
+            generator = generators.get(source.relpath)
+        else:
+            generator = None
         for size in sizes:
             image_id = _new_id(rng, used)
             name, digest = frame.files[size]
@@ -344,7 +375,7 @@ def _place_files(kept, staging: Path, temporary: Path, sizes, seed, generators) 
             os.rename(staging / name, temporary / relative)
             images.append({
                 "id": image_id, "source_id": source_id, "class": source.image_class,
-                "resolution": size, "file": relative, "sha256": digest,
+                "role": source.role, "resolution": size, "file": relative, "sha256": digest,
                 "width": size, "height": size, "source": where,
                 "generator": generator, "label": None,
             })
@@ -364,11 +395,13 @@ def _write_json(path: Path, data) -> None:
 
 
 def _summarise(out: Path, sizes, images: list[dict], rejections: list[dict], seconds: float) -> PoolSummary:
-    files = {image_class: {size: 0 for size in sizes} for image_class in ("real", "synthetic")}
-    sources = {"real": set(), "synthetic": set()}
+    kinds = ["real", "synthetic"] + (["catch"] if any(i["role"] == "catch" for i in images) else [])
+    files = {kind: {size: 0 for size in sizes} for kind in kinds}
+    sources = {kind: set() for kind in kinds}
     for image in images:
-        files[image["class"]][image["resolution"]] += 1
-        sources[image["class"]].add(image["source_id"])
+        kind = "catch" if image["role"] == "catch" else image["class"]
+        files[kind][image["resolution"]] += 1
+        sources[kind].add(image["source_id"])
     counts = {image_class: len(ids) for image_class, ids in sources.items()}
     return PoolSummary(out, list(sizes), counts, files, rejections, seconds)
 

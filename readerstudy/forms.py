@@ -73,3 +73,16 @@ class StudyForm(forms.ModelForm):
 class InviteForm(forms.Form):
     name = forms.CharField(max_length=200, label="Reader name or code")
     email = forms.EmailField(required=False)
+    username = forms.CharField(max_length=150, required=False, label="Account (optional)",
+                               help_text="Invite an existing Mirage account: the link then works only after login.")
+
+    def clean_username(self):
+        from django.contrib.auth import get_user_model
+
+        username = self.cleaned_data["username"].strip()
+        if not username:
+            return None
+        user = get_user_model().objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise forms.ValidationError(f"No active account is called {username!r}.")
+        return user

@@ -83,10 +83,13 @@ def copy_study(study: Study, user) -> Study:
 
 # ----------------------------------------------------------------------------- reading state
 
-def reader_for_token(token: str) -> Reader:
+def reader_for_token(token: str, user=None) -> Reader:
+    """The reader an invitation token belongs to. An invitation made for an account also needs that login."""
     reader = Reader.objects.select_related("study").filter(token=token).first()
     if reader is None:
         raise ReadingError("This invitation link is not valid. Check the link you were sent.", 404)
+    if reader.user_id is not None and (user is None or user.pk != reader.user_id):
+        raise ReadingError("This invitation belongs to a Mirage account: log in with that account first.", 403)
     if reader.revoked_at is not None:
         raise ReadingError("This invitation link has been withdrawn by the study coordinator.", 410)
     if reader.excluded:

@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Reader pages and the reader API (the invitation token is the credential).
+    path("reading/", reader.my_studies, name="my-studies"),
     path("r/<str:token>/", reader.start, name="reader-start"),
     path("r/<str:token>/read/", reader.read, name="reader-read"),
     path("r/<str:token>/done/", reader.done, name="reader-done"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.http import Http404, HttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
@@ -35,7 +36,9 @@ class SubmissionSerializer(serializers.Serializer):
 
 
 class ReaderAPIView(APIView):
-    authentication_classes: list = []
+    # The token in the URL is the credential. A session is read only for invitations made to an account
+    # (and then DRF checks the CSRF token, which the reading page sends).
+    authentication_classes = [SessionAuthentication]
     permission_classes = [AllowAny]
 
     def handle_exception(self, exc):
@@ -49,7 +52,7 @@ class ReaderStateView(ReaderAPIView):
                                                                        "trials": serializers.ListField()})},
                    summary="Progress and the reader's current and next trial")
     def get(self, request, token: str):
-        reader = reader_for_token(token)
+        reader = reader_for_token(token, request.user)
         return ApiResponse(reader_state(reader))
 
 
@@ -58,7 +61,7 @@ class ReaderResponsesView(ReaderAPIView):
                    responses={201: inline_serializer("Ack", {"stored": serializers.BooleanField()}),
                               200: inline_serializer("AckRepeat", {"stored": serializers.BooleanField()})})
     def post(self, request, token: str):
-        reader = reader_for_token(token)
+        reader = reader_for_token(token, request.user)
         serializer = SubmissionSerializer(data=request.data)
         if not serializer.is_valid():
             first_field, errors = next(iter(serializer.errors.items()))
@@ -84,7 +87,7 @@ class ReaderResponsesView(ReaderAPIView):
 class ReaderImageView(ReaderAPIView):
     @extend_schema(responses={(200, "image/png"): bytes}, summary="An image of one of the reader's trials")
     def get(self, request, token: str, image_token: str):
-        reader = reader_for_token(token)
+        reader = reader_for_token(token, request.user)
         trial_image = (TrialImage.objects.select_related("image__pool")
                        .filter(token=image_token, trial__reader=reader).first())
         if trial_image is None:

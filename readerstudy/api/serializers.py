@@ -51,7 +51,7 @@ class ReaderSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Reader
-        fields = ["id", "study", "name", "email", "seed", "schedule_version", "revoked_at", "excluded",
+        fields = ["id", "study", "name", "email", "user", "seed", "schedule_version", "revoked_at", "excluded",
                   "exclusion_reason", "questionnaire", "started_at", "finished_at", "invitation_url", "progress"]
         read_only_fields = ["seed", "schedule_version", "revoked_at", "excluded", "exclusion_reason",
                             "questionnaire", "started_at", "finished_at"]

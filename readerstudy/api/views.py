@@ -91,7 +91,8 @@ class ReaderViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         if study.status == StudyStatus.CLOSED:
             raise ValidationError("This study is closed; no new readers can join.")
         try:
-            reader = create_reader(study, serializer.validated_data["name"], serializer.validated_data.get("email", ""))
+            reader = create_reader(study, serializer.validated_data["name"], serializer.validated_data.get("email", ""),
+                                   user=serializer.validated_data.get("user"))
         except ScheduleError as exc:
             raise ValidationError(str(exc)) from None
         return ApiResponse(self.get_serializer(reader).data, status=status.HTTP_201_CREATED)

@@ -92,7 +92,7 @@ def study_status(request, pk: int, action: str):
 
 
 def _reader_rows(study: Study):
-    return study.readers.annotate(
+    return study.readers.select_related("user").annotate(
         total=Count("trials", filter=~Q(trials__kind=TrialKind.PRACTICE)),
         done=Count("trials", filter=~Q(trials__kind=TrialKind.PRACTICE) & Q(trials__response__isnull=False)),
     ).order_by("created_at", "pk")
@@ -138,7 +138,8 @@ def reader_invite(request, pk: int):
         error = "This study is closed; no new readers can join."
     elif form.is_valid():
         try:
-            create_reader(study, form.cleaned_data["name"], form.cleaned_data["email"])
+            create_reader(study, form.cleaned_data["name"], form.cleaned_data["email"],
+                          user=form.cleaned_data["username"])
         except ScheduleError as exc:
             error = str(exc)
     else:

@@ -10,6 +10,8 @@ def home(request):
         return redirect("dashboard")
     if is_analyst(request.user):
         return redirect("results-list")
+    if request.user.is_authenticated:
+        return redirect("my-studies")
     return redirect("login")
 
 

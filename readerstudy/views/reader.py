@@ -1,6 +1,7 @@
 """Reader pages: invitation (instructions, consent, questionnaire), the reading screen, the done page."""
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
@@ -13,13 +14,25 @@ from ..services import ReadingError, reader_for_token, reader_score
 
 
 def _error_page(request, exc: ReadingError):
+    if exc.status == 403 and not request.user.is_authenticated:
+        from django.contrib.auth.views import redirect_to_login
+
+        return redirect_to_login(request.get_full_path())
     return render(request, "reader/error.html", {"message": exc.message}, status=exc.status)
+
+
+@login_required
+def my_studies(request):
+    """Invitations made to the logged-in account."""
+    readers = (Reader.objects.filter(user=request.user, revoked_at__isnull=True).select_related("study")
+               .order_by("-created_at"))
+    return render(request, "reader/my_studies.html", {"readers": readers})
 
 
 @require_http_methods(["GET", "POST"])
 def start(request, token: str):
     try:
-        reader = reader_for_token(token)
+        reader = reader_for_token(token, request.user)
     except ReadingError as exc:
         return _error_page(request, exc)
     study = reader.study
@@ -41,7 +54,7 @@ def start(request, token: str):
 
 def read(request, token: str):
     try:
-        reader = reader_for_token(token)
+        reader = reader_for_token(token, request.user)
     except ReadingError as exc:
         return _error_page(request, exc)
     if reader.started_at is None:
@@ -57,7 +70,7 @@ def read(request, token: str):
 
 def done(request, token: str):
     try:
-        reader = reader_for_token(token)
+        reader = reader_for_token(token, request.user)
     except ReadingError as exc:
         return _error_page(request, exc)
     state = reader_state(reader)

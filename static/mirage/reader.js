@@ -309,7 +309,9 @@
       try {
         response = await fetch(initial.responses_url, {
           method: "POST",
-          headers: { "Content-Type": "application/json", Accept: "application/json" },
+          // The CSRF token matters only for invitations made to an account (session-authenticated).
+          headers: { "Content-Type": "application/json", Accept: "application/json",
+                     "X-CSRFToken": $("csrf-token").value },
           body: JSON.stringify(payload),
           credentials: "same-origin",
           cache: "no-store",

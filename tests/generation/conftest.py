@@ -113,3 +113,13 @@ def image_dirs(tmp_path: Path) -> tuple[Path, Path]:
         write_png(real / f"case{number}.png", gradient(height, width, seed=number))
         write_png(synthetic / "batch" / f"fake{number}.png", gradient(height, width, seed=100 + number))
     return real, synthetic
+
+
+@pytest.fixture
+def catch_dir(tmp_path: Path) -> Path:
+    """Two distinct 'obviously fake' PNGs (coarse noise), one in a subfolder."""
+    catch = tmp_path / "catch"
+    rng = np.random.default_rng(500)
+    write_png(catch / "early.png", np.kron(rng.integers(0, 256, (5, 5)), np.ones((8, 8))).astype(np.uint8))
+    write_png(catch / "epoch1" / "sample.png", rng.integers(0, 256, (36, 44), dtype=np.uint8))
+    return catch

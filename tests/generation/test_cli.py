@@ -93,3 +93,20 @@ def test_a_write_failure_is_a_one_line_error(tmp_path, image_dirs, capsys, monke
     err = capsys.readouterr().err
     assert err.startswith("error: could not write the pool ([Errno 28] No space left on device)")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["real", "synthetic"]
+
+
+def test_catch_folder_is_built_summarised_and_checked(tmp_path, image_dirs, catch_dir, capsys):
+    assert main(build_args(*image_dirs, tmp_path / "pool", "--catch", str(catch_dir))) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^\s+synthetic\s+3\s+3$", out, re.M) and re.search(r"^\s+catch\s+2\s+2$", out, re.M)
+    assert "catch: attention-check images" in out
+    assert main(["pool", "check", str(tmp_path / "pool")]) == 0
+    out = capsys.readouterr().out
+    assert "8 px: 2, 16 px: 2" in out and "pool check: OK (0 errors, 0 warnings)" in out
+
+
+def test_missing_catch_folder_is_a_one_line_error(tmp_path, image_dirs, capsys):
+    assert main(build_args(*image_dirs, tmp_path / "pool", "--catch", str(tmp_path / "nowhere"))) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: the catch folder {tmp_path / 'nowhere'} does not exist or is not a folder\n"
+    assert not (tmp_path / "pool").exists()

@@ -7,6 +7,7 @@ import pytest
 
 import generation.render
 from generation import PoolError, build_pool, load_manifest, verify_files
+from generation.decode import decode_file, make_options
 
 SIZES = (8, 16)
 
@@ -198,3 +199,91 @@ def test_out_inside_an_input_folder_is_refused(tmp_path, image_dirs):
     real, synthetic = image_dirs
     with pytest.raises(PoolError, match="inside the input folder"):
         build_pool(real, synthetic, real / "pool", workers=1)
+
+
+# --- catch trials (attention checks) -------------------------------------------------
+
+
+def test_catch_images_are_synthetic_with_role_catch_at_every_resolution(tmp_path, image_dirs, catch_dir):
+    summary = build_pool(*image_dirs, tmp_path / "pool", resolutions=SIZES, workers=1, catch_dir=catch_dir)
+    manifest = load_manifest(tmp_path / "pool")
+    assert verify_files(tmp_path / "pool", manifest) == []
+    catch = [image for image in manifest["images"] if image["role"] == "catch"]
+    assert {image["class"] for image in catch} == {"synthetic"}
+    assert {image["source"] for image in catch} == {"early.png", "epoch1/sample.png"}
+    assert sorted(image["resolution"] for image in catch) == [8, 8, 16, 16]
+    assert all(image["generator"] == {"name": "catch", "checkpoint": None, "seed": None} for image in catch)
+    main = [image for image in manifest["images"] if image["role"] != "catch"]
+    assert len(main) == 12 and {image["role"] for image in main} == {"main"}
+    raw = read_json(tmp_path / "pool" / "manifest.json")["images"]
+    assert all(image["role"] in ("main", "catch") for image in raw)  # written explicitly, not defaulted
+    assert summary.sources == {"real": 3, "synthetic": 3, "catch": 2}
+    assert summary.files["catch"] == {8: 2, 16: 2} and summary.files["synthetic"] == {8: 3, 16: 3}
+
+
+def test_catch_images_are_rendered_by_the_same_code(tmp_path, image_dirs, catch_dir):
+    build_pool(*image_dirs, tmp_path / "pool", resolutions=SIZES, workers=1, catch_dir=catch_dir)
+    catch = [i for i in load_manifest(tmp_path / "pool")["images"] if i["role"] == "catch"]
+    for image in catch:
+        frames = decode_file(catch_dir / image["source"], make_options("auto", "first", "refuse"))
+        expected = generation.render.render(frames[0].pixels, list(SIZES), "center")
+        assert (tmp_path / "pool" / image["file"]).read_bytes() == expected[image["resolution"]]
+
+
+def test_without_catch_every_image_has_role_main(tmp_path, image_dirs):
+    summary = build_pool(*image_dirs, tmp_path / "pool", resolutions=SIZES, workers=1)
+    raw = read_json(tmp_path / "pool" / "manifest.json")["images"]
+    assert {image["role"] for image in raw} == {"main"}
+    assert set(summary.files) == {"real", "synthetic"}
+    assert not [line for line in summary.format().splitlines()[1:] if "catch" in line]
+
+
+def test_catch_pools_are_deterministic_and_ids_ignore_the_role(tmp_path, image_dirs, catch_dir):
+    build_pool(*image_dirs, tmp_path / "a", resolutions=SIZES, seed=7, workers=1, catch_dir=catch_dir)
+    build_pool(*image_dirs, tmp_path / "b", resolutions=SIZES, seed=7, workers=2, catch_dir=catch_dir)
+    assert tree_bytes(tmp_path / "a") == tree_bytes(tmp_path / "b")
+    images = load_manifest(tmp_path / "a")["images"]  # sorted by (resolution, id)
+    roles = [image["role"] for image in images if image["resolution"] == 8]
+    first, last = roles.index("catch"), len(roles) - 1 - roles[::-1].index("catch")
+    assert "main" in roles[first:last]  # catch ids are interleaved with the others, not grouped
+
+
+def test_catch_rejections_are_prefixed_and_duplicates_span_all_folders(tmp_path, image_dirs, catch_dir):
+    real, synthetic = image_dirs
+    (catch_dir / "copy.png").write_bytes((real / "case0.png").read_bytes())
+    (catch_dir / "notes.txt").write_text("not a picture")
+    (synthetic / "also_early.png").write_bytes((catch_dir / "early.png").read_bytes())
+    summary = build_pool(real, synthetic, tmp_path / "pool", resolutions=SIZES, workers=1, catch_dir=catch_dir)
+    assert read_json(tmp_path / "pool" / "rejected.json") == [
+        {"file": "catch/copy.png", "reason": "duplicate of real/case0.png (identical pixels)"},
+        {"file": "catch/early.png", "reason": "duplicate of synthetic/also_early.png (identical pixels)"},
+        {"file": "catch/notes.txt", "reason": "not an image file"},
+    ]
+    assert summary.sources == {"real": 3, "synthetic": 4, "catch": 1}
+
+
+def test_catch_files_do_not_take_synthetic_metadata(tmp_path, image_dirs, catch_dir):
+    real, synthetic = image_dirs
+    (catch_dir / "batch").mkdir()
+    (catch_dir / "early.png").rename(catch_dir / "batch" / "fake0.png")  # same relative path as a synthetic file
+    meta = {"batch/fake0.png": {"generator": {"name": "dcgan", "checkpoint": "g.pt", "seed": 1}}}
+    build_pool(real, synthetic, tmp_path / "pool", resolutions=(8,), workers=1,
+               synthetic_meta=meta, catch_dir=catch_dir)
+    generators = {(i["role"], i["source"]): i["generator"] for i in load_manifest(tmp_path / "pool")["images"]}
+    assert generators[("main", "batch/fake0.png")]["name"] == "dcgan"
+    assert generators[("catch", "batch/fake0.png")] == {"name": "catch", "checkpoint": None, "seed": None}
+    with pytest.raises(PoolError, match="not in the synthetic folder: epoch1/sample.png"):
+        build_pool(real, synthetic, tmp_path / "other", catch_dir=catch_dir,
+                   synthetic_meta={"epoch1/sample.png": {"generator": {"name": "x"}}})
+
+
+def test_unusable_catch_folders_are_refused(tmp_path, image_dirs, catch_dir):
+    with pytest.raises(PoolError, match="the catch folder .*nowhere does not exist"):
+        build_pool(*image_dirs, tmp_path / "pool", workers=1, catch_dir=tmp_path / "nowhere")
+    for path in catch_dir.rglob("*.png"):
+        path.write_text("not an image")
+    with pytest.raises(PoolError, match=r"no usable catch images in .*catch \(2 files rejected"):
+        build_pool(*image_dirs, tmp_path / "pool", resolutions=SIZES, workers=1, catch_dir=catch_dir)
+    assert not (tmp_path / "pool").exists()
+    with pytest.raises(PoolError, match="inside the input folder"):
+        build_pool(*image_dirs, catch_dir / "pool", workers=1, catch_dir=catch_dir)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from generation import ManifestError, build_pool, check_pool, load_manifest, verify_files
-from generation.check import TABLE_COLUMNS, mann_whitney
+from generation.check import TABLE_COLUMNS, format_result, mann_whitney
 
 
 @pytest.fixture
@@ -113,3 +113,62 @@ def test_duplicate_ids_and_escaping_paths_are_refused(pool):
     manifest = json.loads((pool / "manifest.json").read_text())
     manifest["images"][0]["file"] = "../../etc/passwd"
     assert verify_files(pool, manifest)[0] == "../../etc/passwd: path leaves the pool folder"
+
+
+# --- catch images -----------------------------------------------------------------
+
+
+@pytest.fixture
+def catch_pool(tmp_path, image_dirs, catch_dir):
+    build_pool(*image_dirs, tmp_path / "catch_pool", resolutions=(8, 16), workers=1, catch_dir=catch_dir)
+    return tmp_path / "catch_pool"
+
+
+def test_catch_images_are_counted_but_left_out_of_balance_and_comparison(catch_pool):
+    result = check_pool(catch_pool)
+    # 3 real vs 3 main synthetic: balanced; counting the 2 catch images (3 vs 5) would warn
+    assert result.errors == [] and result.warnings == []
+    assert (result.table["n_real"] == 3).all() and (result.table["n_synthetic"] == 3).all()
+    assert result.catch_counts == {8: 2, 16: 2}
+    assert "catch images per resolution (excluded from balance and comparison): 8 px: 2, 16 px: 2" in (
+        format_result(result))
+
+
+def test_a_pool_without_catch_images_reports_none(pool):
+    result = check_pool(pool)
+    assert result.catch_counts == {8: 0, 16: 0}
+    assert "catch images: none" in format_result(result)
+
+
+def test_integrity_checks_cover_catch_images(catch_pool):
+    images = load_manifest(catch_pool)["images"]
+    catch = [image for image in images if image["role"] == "catch"]
+    (catch_pool / catch[0]["file"]).write_bytes(b"tampered")
+    rewrite_manifest(catch_pool, lambda m: m.update(images=[i for i in m["images"] if i["id"] != catch[1]["id"]]))
+    errors = check_pool(catch_pool).errors
+    assert f"{catch[0]['file']}: sha256 does not match the manifest (file changed or damaged)" in errors
+    assert any(catch[1]["source_id"] in e and f"no image at {catch[1]['resolution']} px" in e for e in errors)
+
+
+def test_a_manifest_without_roles_loads_with_role_main(pool):
+    rewrite_manifest(pool, lambda m: [image.pop("role") for image in m["images"]])
+    manifest = load_manifest(pool)
+    assert {image["role"] for image in manifest["images"]} == {"main"}
+    assert check_pool(pool).errors == []
+
+
+def test_invalid_roles_are_refused(pool):
+    rewrite_manifest(pool, lambda m: m["images"][1].update(role="practice"))
+    with pytest.raises(ManifestError, match=r"images\[1\] .*role must be 'main' or 'catch'.*'practice'"):
+        load_manifest(pool)
+    rewrite_manifest(pool, lambda m: m["images"][1].update(role=None))
+    with pytest.raises(ManifestError, match="role must be 'main' or 'catch'"):
+        load_manifest(pool)
+
+    def real_catch(manifest):
+        image = next(i for i in manifest["images"] if i["class"] == "real")
+        image["role"] = "catch"
+    rewrite_manifest(pool, lambda m: m["images"][1].update(role="main"))
+    rewrite_manifest(pool, real_catch)
+    with pytest.raises(ManifestError, match="a catch image must be of class 'synthetic', not 'real'"):
+        load_manifest(pool)

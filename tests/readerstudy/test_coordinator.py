@@ -105,3 +105,42 @@ def test_the_pool_page_shows_counts_and_sources_to_coordinators(client, alice, p
     image = pool.images.first()
     response = client.get(f"/coordinator/pools/{pool.pk}/images/{image.uid}.png")
     assert response.status_code == 200 and response.content[:4] == b"\x89PNG"
+
+
+def test_an_invitation_to_an_account_works_only_for_that_account(client, alice, charlie, study, django_user_model):
+    client.force_login(alice)
+    response = client.post(f"/coordinator/studies/{study.pk}/readers/invite/", {"name": "Charlie", "username": "charlie"},
+                           HTTP_HX_REQUEST="true")
+    assert "account charlie" in response.content.decode()
+    reader = Reader.objects.get()
+    assert reader.user == charlie
+    client.logout()
+    assert client.get(f"/r/{reader.token}/").status_code == 302  # to the login page
+    assert client.get(f"/api/reader/{reader.token}/").status_code == 403
+    dave = django_user_model.objects.create_user("dave", password="dave-pass-123")
+    client.force_login(dave)
+    assert client.get(f"/api/reader/{reader.token}/").status_code == 403
+    client.force_login(charlie)
+    assert "Resolution study" in client.get("/reading/").content.decode()
+    assert client.get(f"/api/reader/{reader.token}/").status_code == 200
+
+
+def test_an_unknown_account_is_explained(client, alice, study):
+    client.force_login(alice)
+    response = client.post(f"/coordinator/studies/{study.pk}/readers/invite/", {"name": "X", "username": "nobody"},
+                           HTTP_HX_REQUEST="true")
+    assert "No active account is called" in response.content.decode()
+    assert not Reader.objects.exists()
+
+
+def test_a_logged_in_account_reader_must_send_the_csrf_token(study, charlie):
+    from django.test import Client
+
+    reader = create_reader(study, "Charlie", user=charlie)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(charlie)
+    token = client.get(f"/api/reader/{reader.token}/").json()["trials"][0]["token"]
+    forged = client.post(f"/api/reader/{reader.token}/responses/", json.dumps({"trial": token, "answer": "real"}),
+                         content_type="application/json")
+    assert forged.status_code == 403
+    assert not reader.trials.filter(response__isnull=False).exists()
