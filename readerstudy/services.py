@@ -135,7 +135,8 @@ def trial_payload(trial: Trial, study: Study, url_for_image, *, current: bool) -
     """
     return {
         "token": trial.token,
-        "kind": trial.kind,
+        # Catch and repeated trials look like any other to the reader: a "catch" label would give the class away.
+        "kind": "practice" if trial.kind == TrialKind.PRACTICE else "main",
         "images": [{"position": ti.position, "url": url_for_image(ti.token)}
                    for ti in sorted(trial.images.all(), key=lambda ti: ti.position)],
         "exposure_ms": exposure_for(trial, study) if current or study.exposure_mode != "staircase" else None,

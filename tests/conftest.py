@@ -21,7 +21,7 @@ def _draw(rng: np.random.Generator, size: int = 96) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def small_pool_dir(tmp_path_factory) -> Path:
-    """A pool of 30 real and 30 synthetic sources at 32, 64 and 96 px, built by the real pipeline."""
+    """30 real, 30 synthetic and 5 catch sources at 32, 64 and 96 px, built by the real pipeline."""
     from generation.pool import build_pool
 
     root = tmp_path_factory.mktemp("pool-src")
@@ -30,9 +30,12 @@ def small_pool_dir(tmp_path_factory) -> Path:
         (root / cls).mkdir()
         for i in range(30):
             Image.fromarray(_draw(rng)).save(root / cls / f"{cls}_{i:03d}.png")
+    (root / "catch").mkdir()  # attention checks: obviously synthetic (pure noise)
+    for i in range(5):
+        Image.fromarray(rng.integers(0, 256, (96, 96), dtype=np.uint8)).save(root / "catch" / f"noise_{i}.png")
     out = root / "pool"
     build_pool(root / "real", root / "synthetic", out, resolutions=(32, 64, 96), seed=3, workers=1,
-               generator_name="test-generator")
+               generator_name="test-generator", catch_dir=root / "catch")
     return out
 
 

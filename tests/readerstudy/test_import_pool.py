@@ -16,7 +16,8 @@ def test_import_registers_every_image_and_copies_the_files(small_pool_dir, media
     call_command("import_pool", str(small_pool_dir), "--name", "Chest")
     pool = Pool.objects.get()
     manifest = json.loads((small_pool_dir / "manifest.json").read_text())
-    assert pool.images.count() == len(manifest["images"]) == 180
+    assert pool.images.count() == len(manifest["images"]) == 195
+    assert pool.images.filter(role="catch", image_class="synthetic").count() == 15
     assert str(pool.directory).startswith(str(media_root))
     image = pool.images.first()
     assert image.path.read_bytes() == (small_pool_dir / image.file).read_bytes()
@@ -27,7 +28,7 @@ def test_import_registers_every_image_and_copies_the_files(small_pool_dir, media
 def test_importing_the_same_pool_twice_changes_nothing(small_pool_dir, media_root, capsys):
     call_command("import_pool", str(small_pool_dir), "--name", "Chest")
     call_command("import_pool", str(small_pool_dir), "--name", "Chest again")
-    assert Pool.objects.count() == 1 and PoolImage.objects.count() == 180
+    assert Pool.objects.count() == 1 and PoolImage.objects.count() == 195
     assert "Already imported" in capsys.readouterr().out
 
 

@@ -228,3 +228,19 @@ def test_a_page_that_showed_a_different_exposure_than_stored_is_marked(client, m
     token = state(client, reader)["trials"][0]["token"]
     post(client, reader, trial=token, answer="real", client_exposure_ms=505.0, requested_exposure_ms=400)
     assert Response.objects.get().exposure_ok is False
+
+
+def test_catch_trials_show_catch_images_and_are_scored_but_kept_apart(client, make_study):
+    study = make_study(catch_trials=3)
+    reader = create_reader(study, "R")
+    kinds = list(reader.trials.order_by("index").values_list("kind", flat=True))
+    assert kinds.count("catch") == 3 and kinds[0] != "catch"
+    for trial in reader.trials.order_by("index"):
+        roles = {ti.image.role for ti in trial.images.all()}
+        assert roles == ({"catch"} if trial.kind == "catch" else {"main"})
+        current = state(client, reader)["trials"][0]
+        assert current["token"] == trial.token and current["kind"] == "main"  # never "catch": blinding
+        post(client, reader, trial=trial.token, answer="synthetic")
+    catch = Response.objects.filter(trial__kind="catch")
+    assert catch.count() == 3 and all(r.correct for r in catch)
+    assert state(client, reader)["progress"]["total"] == 12 + 3
