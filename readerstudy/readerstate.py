@@ -21,6 +21,7 @@ def display_settings(reader: Reader) -> dict[str, Any]:
         "confidence_scale": study.confidence_scale,
         "ask_reason": study.ask_reason,
         "rating_labels": study.rating_labels,
+        "rating_ask_class": study.rating_ask_class,
         "min_view_ms": study.min_view_ms,
         "time_limit_ms": study.time_limit_ms,
         "exposure_mode": study.exposure_mode,

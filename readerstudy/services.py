@@ -212,6 +212,8 @@ def _validate(sub: Submission, trial: Trial, study: Study) -> None:
         k = len(study.rating_labels)
         if sub.rating is None or not 1 <= sub.rating <= k:
             raise ReadingError(f"Give a rating from 1 to {k}.")
+        if study.rating_ask_class and sub.answer not in ImageClass.values:
+            raise ReadingError("After the rating, answer 'real' or 'synthetic'.")
     if study.confidence_scale != "off" and trial.kind != TrialKind.PRACTICE:
         top, bottom = (5, 1) if study.confidence_scale == "5" else (100, 0)
         if sub.confidence is None or not bottom <= sub.confidence <= top:
@@ -232,6 +234,8 @@ def _correct(sub: Submission, trial: Trial, study: Study) -> bool | None:
         return sub.answer == trial.truth
     if study.design == Design.CHOICE:
         return sub.chosen_position == trial.odd_position
+    if study.rating_ask_class:
+        return sub.answer == trial.truth
     if trial.kind == TrialKind.CATCH:
         # An obviously synthetic image rated in the lower half of the realism scale passes the check.
         return sub.rating <= len(study.rating_labels) // 2

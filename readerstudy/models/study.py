@@ -48,7 +48,7 @@ class Study(models.Model):
         "pool", "design", "alternatives", "odd_class", "resolutions", "trials_per_resolution",
         "synthetic_fraction", "tell_ratio", "allow_source_repeat", "order", "practice_trials",
         "practice_feedback", "practice_pass_mark", "repeat_trials", "catch_trials", "time_limit_ms", "min_view_ms",
-        "confidence_scale", "ask_reason", "display_size", "upscale", "blank_ms", "rating_labels",
+        "confidence_scale", "ask_reason", "display_size", "upscale", "blank_ms", "rating_labels", "rating_ask_class",
         "exposure_mode", "exposure_ms", "instructions", "consent", "show_score",
     ]
 
@@ -98,6 +98,8 @@ class Study(models.Model):
         max_length=10, choices=[("pixelated", "Nearest neighbour"), ("smooth", "Smooth")], default="pixelated")
     blank_ms = models.PositiveIntegerField(default=250, help_text="Blank interval between trials.")
     rating_labels = models.JSONField(default=default_rating_labels, blank=True)
+    rating_ask_class = models.BooleanField(
+        default=False, help_text="Realism rating: ask 'real or synthetic?' after each rating.")
     exposure_mode = models.CharField(
         max_length=10, choices=[("none", "Untimed"), ("fixed", "Fixed exposure"), ("staircase", "Adaptive staircase")],
         default="none")

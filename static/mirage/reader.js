@@ -18,6 +18,7 @@
   const confirmHint = $("confirm-hint");
   const confidenceBox = $("confidence");
   const reasonBox = $("reason-box");
+  const classAfter = $("class-after");       // realism rating followed by "real or synthetic?"
 
   let progress = initial.progress;
   let queue = initial.trials.slice();       // trials known from the server, current first
@@ -222,7 +223,8 @@
   }
 
   function ready() {
-    return primaryChosen() && (!needsConfidence() || choice.confidence !== null);
+    return primaryChosen() && (!needsConfidence() || choice.confidence !== null) &&
+      (!classAfter || choice.answer !== "");
   }
 
   function afterPrimary(confirmNeeded) {
@@ -242,9 +244,14 @@
   }
 
   function chooseAnswer(answer) {
-    if (!accepting || display.design !== "single") return;
-    choice.answer = answer;
-    afterPrimary(false);
+    if (!accepting) return;
+    if (display.design === "single") {
+      choice.answer = answer;
+      afterPrimary(false);
+    } else if (classAfter && choice.rating !== null) {
+      choice.answer = answer;
+      afterPrimary(false);
+    }
   }
 
   function choosePosition(position) {
@@ -257,6 +264,11 @@
   function chooseRating(rating) {
     if (!accepting || display.design !== "rating" || rating > display.rating_labels.length) return;
     choice.rating = rating;
+    if (classAfter) {
+      classAfter.hidden = false;  // then "real or synthetic?", answered with R / S
+      markSelected();
+      return;
+    }
     afterPrimary(true);  // a rating is confirmed with Enter
   }
 
@@ -268,7 +280,7 @@
   }
 
   function markSelected() {
-    controls.querySelectorAll("[data-answer]").forEach((b) => {
+    document.querySelectorAll("[data-answer]").forEach((b) => {
       b.setAttribute("aria-pressed", String(b.dataset.answer === choice.answer));
     });
     controls.querySelectorAll("[data-rating]").forEach((b) => {
@@ -287,6 +299,7 @@
 
   function hideConfirmation() {
     confirmHint.hidden = true;
+    if (classAfter) classAfter.hidden = true;
     if (confidenceBox) confidenceBox.hidden = true;
     if (reasonBox) {
       reasonBox.hidden = true;
@@ -365,6 +378,7 @@
       if (display.design === "single") payload.answer = choice.answer;
       if (display.design === "choice") payload.chosen_position = choice.position;
       if (display.design === "rating") payload.rating = choice.rating;
+      if (classAfter) payload.answer = choice.answer;
       if (needsConfidence()) payload.confidence = choice.confidence;
       if (reasonBox) payload.reason = $("reason").value;
     }
@@ -456,7 +470,7 @@
       }
       return;
     }
-    if (display.design === "single" && (key === "r" || key === "s")) {
+    if ((display.design === "single" || (classAfter && choice.rating !== null)) && (key === "r" || key === "s")) {
       event.preventDefault();
       chooseAnswer(key === "r" ? "real" : "synthetic");
       return;
@@ -483,6 +497,12 @@
     }
   });
 
+  if (classAfter) {
+    classAfter.addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-answer]");
+      if (button) chooseAnswer(button.dataset.answer);
+    });
+  }
   controls.addEventListener("click", (event) => {
     const button = event.target.closest("button");
     if (!button) return;

@@ -119,3 +119,19 @@ def test_a_staircase_trial_is_shown_for_the_exposure_the_server_stored(page, liv
         # The page showed exactly the exposure the server stored (the staircase is decided server-side).
         assert requested[r.trial.token]["requested_exposure_ms"] == r.trial.exposure_ms
         assert abs(r.client_exposure_ms - r.trial.exposure_ms) <= 50
+
+
+def test_a_rating_followed_by_the_class_question_by_keyboard(page, live_server, make_study):
+    study = make_study(design="rating", rating_ask_class=True, trials_per_resolution=1)
+    reader = create_reader(study, "Dr. Both")
+    start(page, live_server, reader)
+    previous = None
+    for _ in range(reader.trials.count()):
+        previous = wait_ready(page, previous)
+        page.keyboard.press("3")
+        assert page.locator("#class-after").is_visible()
+        page.keyboard.press("r")
+    page.wait_for_url(re.compile(r"/done/$"))
+    responses = Response.objects.filter(trial__reader=reader)
+    assert responses.count() == 3
+    assert set(responses.values_list("rating", "answer")) == {(3, "real")}

@@ -244,3 +244,15 @@ def test_catch_trials_show_catch_images_and_are_scored_but_kept_apart(client, ma
     catch = Response.objects.filter(trial__kind="catch")
     assert catch.count() == 3 and all(r.correct for r in catch)
     assert state(client, reader)["progress"]["total"] == 12 + 3
+
+
+def test_a_rating_study_can_ask_the_class_afterwards_and_scores_that_answer(client, make_study):
+    study = make_study(design="rating", rating_ask_class=True)
+    reader = create_reader(study, "R")
+    token = state(client, reader)["trials"][0]["token"]
+    missing = post(client, reader, trial=token, rating=3)
+    assert missing.status_code == 400 and "real' or 'synthetic" in missing.json()["detail"]
+    trial = Trial.objects.get(token=token)
+    assert post(client, reader, trial=token, rating=3, answer=answer_for(trial, correct=False)).status_code == 201
+    stored = Response.objects.get()
+    assert stored.rating == 3 and stored.correct is False
