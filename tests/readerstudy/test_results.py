@@ -1,0 +1,93 @@
+"""Analysts: live results, exclusions, and downloads that `python -m analysis` reads back."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from analysis.cli import main as analysis_main
+from readerstudy.models import Trial
+from readerstudy.services import Submission, create_reader, submit_response
+
+pytestmark = pytest.mark.django_db
+
+
+def read_everything(reader, accuracy_pattern):
+    for i, trial in enumerate(Trial.objects.filter(reader=reader).order_by("index")):
+        truth = trial.truth
+        correct = accuracy_pattern[i % len(accuracy_pattern)]
+        answer = truth if correct else ("real" if truth == "synthetic" else "synthetic")
+        submit_response(reader, Submission(trial_token=trial.token, answer=answer, confidence=3,
+                                           client_response_ms=900.0))
+
+
+@pytest.fixture
+def answered_study(make_study):
+    study = make_study(confidence_scale="5")
+    for name, pattern in (("Ann", [True]), ("Ben", [True, False]), ("Cem", [True, True, False])):
+        read_everything(create_reader(study, name), pattern)
+    return study
+
+
+def test_the_results_page_shows_interim_accuracy_per_resolution_with_names(client, bob, answered_study):
+    client.force_login(bob)
+    page = client.get(f"/results/{answered_study.pk}/").content.decode()
+    assert "interim" in page and "Accuracy by resolution" in page
+    assert "Ann" in page and "Cem" in page
+    assert "32 px" in page and "96 px" in page
+    assert "data:image/png;base64," in page
+
+
+def test_the_csv_streams_one_row_per_answer_and_analysis_reads_it_back(client, bob, answered_study, tmp_path):
+    client.force_login(bob)
+    response = client.get(f"/results/{answered_study.pk}/responses.csv")
+    assert response.streaming
+    body = b"".join(response.streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert len(rows) == 36 and {r["truth"] for r in rows} == {"real", "synthetic"}
+    assert all(r["schedule_seed"] and r["schedule_version"] == "1" for r in rows)
+    path = tmp_path / "responses.csv"
+    path.write_text(body)
+    assert analysis_main(["report", "--responses", str(path), "--out", str(tmp_path / "out"), "--n-boot", "200"]) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    by_resolution = {row["resolution"]: row for row in report["by_resolution"]}
+    assert set(by_resolution) == {32, 64, 96}
+    assert sum(row["n"] for row in by_resolution.values()) == 36
+    for row in by_resolution.values():
+        assert {"n", "correct", "accuracy", "ci_low", "ci_high", "p_value", "p_value_holm"} <= set(row)
+
+
+def test_the_json_report_matches_the_page_and_the_api(client, bob, answered_study):
+    client.force_login(bob)
+    downloaded = json.loads(client.get(f"/results/{answered_study.pk}/report.json").content)
+    api = client.get(f"/api/studies/{answered_study.pk}/report/").json()
+    assert downloaded["by_resolution"] == api["by_resolution"]
+    correct = sum(row["correct"] for row in api["by_resolution"])
+    assert correct == 12 + 6 + 8
+
+
+def test_coordinator_exclusions_are_applied_only_when_chosen(client, alice, answered_study):
+    ann = answered_study.readers.get(name="Ann")
+    ann.excluded = True
+    ann.exclusion_reason = "did not read the instructions"
+    ann.save()
+    client.force_login(alice)
+    everyone = client.get(f"/api/studies/{answered_study.pk}/report/").json()
+    without = client.get(f"/api/studies/{answered_study.pk}/report/?exclude=coordinator").json()
+    assert sum(r["n"] for r in everyone["by_resolution"]) == 36
+    assert sum(r["n"] for r in without["by_resolution"]) == 24
+
+
+def test_the_imrmc_file_has_truth_rows_then_reader_rows(client, bob, answered_study):
+    client.force_login(bob)
+    text = client.get(f"/results/{answered_study.pk}/study.imrmc").content.decode()
+    assert "BEGIN DATA:" in text
+    data = text.split("BEGIN DATA:")[1].strip().splitlines()
+    assert data[0].startswith("-1,")
+
+
+def test_an_empty_study_says_so(client, bob, study):
+    client.force_login(bob)
+    assert "No answers yet." in client.get(f"/results/{study.pk}/").content.decode()
