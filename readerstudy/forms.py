@@ -65,9 +65,25 @@ class StudyForm(forms.ModelForm):
         model = Study
         fields = ["name"] + [f for f in Study.DESIGN_FIELDS]
 
+    FIELDSETS = [
+        ("Study", ["name", "pool", "design", "resolutions", "trials_per_resolution"]),
+        ("Images per trial", ["synthetic_fraction", "tell_ratio", "alternatives", "odd_class", "allow_source_repeat"]),
+        ("Order", ["order"]),
+        ("Practice and checks", ["practice_trials", "practice_feedback", "practice_pass_mark", "catch_trials",
+                                 "repeat_trials"]),
+        ("Answers", ["confidence_scale", "ask_reason", "rating_labels", "rating_ask_class", "show_score"]),
+        ("Display", ["display_size", "upscale", "blank_ms"]),
+        ("Timing", ["time_limit_ms", "min_view_ms", "exposure_mode", "exposure_ms"]),
+        ("Texts for readers (Markdown)", ["instructions", "consent"]),
+    ]
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["pool"].queryset = Pool.objects.order_by("name")
+
+    def fieldsets(self):
+        for legend, names in self.FIELDSETS:
+            yield legend, [self[name] for name in names]
 
 
 class InviteForm(forms.Form):
