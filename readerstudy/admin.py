@@ -3,6 +3,19 @@ from django.contrib import admin
 from .models import Pool, PoolImage, Reader, ReadingSession, Response, Study, Trial, TrialImage
 
 
+class AnswersAreRecords(admin.ModelAdmin):
+    """Acknowledged answers and the trials they belong to are records: shown, never changed or deleted."""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -19,7 +32,7 @@ class PoolAdmin(admin.ModelAdmin):
 
 
 @admin.register(PoolImage)
-class PoolImageAdmin(admin.ModelAdmin):
+class PoolImageAdmin(AnswersAreRecords):
     list_display = ["uid", "pool", "image_class", "resolution", "label", "source"]
     list_filter = ["pool", "image_class", "resolution"]
     search_fields = ["uid", "source_id", "source"]
@@ -38,18 +51,25 @@ class StudyAdmin(admin.ModelAdmin):
     inlines = [ReaderInline]
 
     def get_readonly_fields(self, request, obj=None):
-        # Design is frozen once answers exist; a changed study is a copy.
-        if obj is not None and obj.is_frozen:
+        # Design is edited on the study pages (which rebuild readers' schedules); here it is shown only
+        # once readers exist, and a study with answers cannot be deleted.
+        if obj is not None and (obj.is_frozen or obj.readers.exists()):
             return ["frozen_at", "seed", *Study.DESIGN_FIELDS]
         return ["frozen_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is None or not obj.is_frozen
 
 
 @admin.register(Reader)
 class ReaderAdmin(admin.ModelAdmin):
     list_display = ["name", "study", "started_at", "finished_at", "revoked_at", "excluded"]
     list_filter = ["study", "excluded"]
-    readonly_fields = ["token", "seed", "schedule_version", "questionnaire", "consented_at", "started_at",
-                       "finished_at", "last_seen_at"]
+    readonly_fields = ["study", "user", "token", "seed", "schedule_version", "questionnaire", "consented_at",
+                       "started_at", "finished_at", "last_seen_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is None or not Response.objects.filter(trial__reader=obj).exists()
 
 
 @admin.register(ReadingSession)
@@ -64,7 +84,7 @@ class TrialImageInline(ReadOnlyInline):
 
 
 @admin.register(Trial)
-class TrialAdmin(admin.ModelAdmin):
+class TrialAdmin(AnswersAreRecords):
     list_display = ["reader", "index", "kind", "resolution", "block", "odd_position", "exposure_ms"]
     list_filter = ["kind", "resolution", "reader__study"]
     readonly_fields = ["token", "first_served_at"]
@@ -72,10 +92,6 @@ class TrialAdmin(admin.ModelAdmin):
 
 
 @admin.register(Response)
-class ResponseAdmin(admin.ModelAdmin):
+class ResponseAdmin(AnswersAreRecords):
     list_display = ["trial", "answer", "chosen_position", "rating", "confidence", "correct", "received_at"]
     list_filter = ["trial__reader__study", "correct"]
-
-    def has_change_permission(self, request, obj=None):
-        # An acknowledged answer is never edited.
-        return False

@@ -245,10 +245,11 @@ def _order(per_resolution: dict[int, list[_Draft]], spec: ScheduleSpec, rng: ran
 
 
 def _insert_repeats(main: list[_Draft], n: int, rng: random.Random) -> list[_Draft]:
-    if n > len(main):
-        raise ScheduleError(f"{n} repeated trials asked for, but a reader has only {len(main)} main trials.")
+    if n and n > len(main) - 1:
+        raise ScheduleError(f"{n} repeated trials asked for, but a reader has only {len(main)} main trials "
+                            "(a repeat needs a later place that does not follow its original directly).")
     sequence = list(main)
-    for original in rng.sample(main, n):
+    for original in rng.sample(main[:-1], n):
         after = sequence.index(original) + 2  # never straight after the original
         position = rng.randint(min(after, len(sequence)), len(sequence))
         copy = _Draft("repeat", original.resolution, original.images, original.odd_position, original.block, original)

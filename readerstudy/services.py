@@ -47,8 +47,14 @@ def pool_refs(study: Study) -> list[ImageRef]:
 @transaction.atomic
 def create_reader(study: Study, name: str, email: str = "", user=None) -> Reader:
     """Invite a reader: store their own seed and their whole schedule. Other readers are untouched."""
+    study = Study.objects.select_for_update().get(pk=study.pk)  # the design cannot change meanwhile
     reader = Reader.objects.create(study=study, name=name, email=email, user=user,
                                    schedule_version=SCHEDULE_VERSION)
+    _store_schedule(reader, study)
+    return reader
+
+
+def _store_schedule(reader: Reader, study: Study) -> None:
     planned = schedule_trials(pool_refs(study), schedule_spec(study), reader.seed)
     trials = Trial.objects.bulk_create([
         Trial(reader=reader, index=i, kind=p.kind, block=p.block, resolution=p.resolution,
@@ -65,7 +71,33 @@ def create_reader(study: Study, name: str, email: str = "", user=None) -> Reader
         TrialImage(trial=trial, position=pos, image_id=image_id)
         for trial, p in zip(trials, planned) for pos, image_id in enumerate(p.image_ids)
     ])
-    return reader
+
+
+class DesignFrozen(Exception):
+    """The study has answers: its design can no longer change (a changed study is a copy)."""
+
+
+def save_design(study: Study) -> Study:
+    """Save a study whose design fields were edited in memory; rebuild invited readers' schedules.
+
+    Until the first answer, design may change: every invited reader keeps their stored seed and gets the
+    schedule the new design gives. Locks are taken readers first, then the study (the order
+    `submit_response` uses), and the freeze is checked under the lock, so an answer and an edit never
+    interleave.
+    """
+    if study.pk is None:
+        study.save()
+        return study
+    with transaction.atomic():
+        readers = list(Reader.objects.select_for_update().filter(study=study).order_by("pk"))
+        if Study.objects.select_for_update().filter(pk=study.pk, frozen_at__isnull=False).exists():
+            raise DesignFrozen("This study has answers, so its design is frozen. Copy it to make a changed study.")
+        study.save()
+        if readers:
+            Trial.objects.filter(reader__in=readers).delete()
+            for reader in readers:
+                _store_schedule(reader, study)
+    return study
 
 
 def copy_study(study: Study, user) -> Study:
@@ -89,12 +121,24 @@ def reader_for_token(token: str, user=None) -> Reader:
     if reader is None:
         raise ReadingError("This invitation link is not valid. Check the link you were sent.", 404)
     if reader.user_id is not None and (user is None or user.pk != reader.user_id):
-        raise ReadingError("This invitation belongs to a Mirage account: log in with that account first.", 403)
+        anonymous = user is None or not user.is_authenticated
+        raise ReadingError("This invitation belongs to a Mirage account: log in with that account first.",
+                           401 if anonymous else 403)
     if reader.revoked_at is not None:
         raise ReadingError("This invitation link has been withdrawn by the study coordinator.", 410)
     if reader.excluded:
         raise ReadingError("Your participation in this study has ended. Thank you for your time.", 403)
     return reader
+
+
+def start_reading(reader: Reader, questionnaire: dict[str, Any], consented: bool) -> None:
+    """Record the reader's answers to the questionnaire (and consent) once; the first trial comes after."""
+    if reader.study.consent.strip() and not consented:
+        raise ReadingError("Please accept the consent text to take part.")
+    now = timezone.now()
+    Reader.objects.filter(pk=reader.pk, started_at__isnull=True).update(
+        questionnaire=questionnaire, consented_at=now if consented else None, started_at=now)
+    reader.refresh_from_db(fields=["questionnaire", "consented_at", "started_at"])
 
 
 def progress(reader: Reader) -> dict[str, int]:
@@ -201,6 +245,9 @@ class Submission:
 
 def _validate(sub: Submission, trial: Trial, study: Study) -> None:
     if sub.timed_out:
+        if not study.time_limit_ms or trial.kind == TrialKind.PRACTICE:
+            raise ReadingError("This trial has no time limit, so it cannot time out; give an answer.")
+        sub.answer, sub.chosen_position, sub.rating, sub.confidence = "", None, None, None
         return
     if study.design == Design.SINGLE and sub.answer not in ImageClass.values:
         raise ReadingError("Answer 'real' or 'synthetic'.")
@@ -252,6 +299,9 @@ def submit_response(reader: Reader, sub: Submission) -> tuple[Response, bool]:
     study = reader.study
     if study.status != StudyStatus.OPEN:
         raise ReadingError("The study is not open for reading right now. Your answers so far are saved.", 409)
+    if reader.started_at is None:
+        raise ReadingError("Open your invitation link first: the instructions, consent and questions come "
+                           "before the first trial.", 409)
     try:
         with transaction.atomic():
             # One reader's submissions are serialised by a row lock, so "first unanswered" cannot change
@@ -279,10 +329,10 @@ def submit_response(reader: Reader, sub: Submission) -> tuple[Response, bool]:
             response = Response.objects.create(
                 trial=trial, correct=_correct(sub, trial, study), exposure_ok=exposure_ok,
                 served_at=trial.first_served_at, **fields)
+            if study.frozen_at is None:
+                study.freeze()  # in the same transaction: an acknowledged answer always freezes the design
     except IntegrityError:
         return Response.objects.get(trial__token=sub.trial_token, trial__reader=reader), False
-    if study.frozen_at is None:
-        study.freeze()
     if trial.kind == TrialKind.PRACTICE and not reader.trials.filter(
             kind=TrialKind.PRACTICE, response__isnull=True).exists():
         gate = practice_gate(reader)

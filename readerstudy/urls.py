@@ -18,6 +18,7 @@ urlpatterns = [
     path("r/<str:token>/read/", reader.read, name="reader-read"),
     path("r/<str:token>/done/", reader.done, name="reader-done"),
     path("api/reader/<str:token>/", reader_api.ReaderStateView.as_view(), name="api-reader-state"),
+    path("api/reader/<str:token>/start/", reader_api.ReaderStartView.as_view(), name="api-reader-start"),
     path("api/reader/<str:token>/responses/", reader_api.ReaderResponsesView.as_view(),
          name="api-reader-responses"),
     path("api/reader/<str:token>/images/<str:image_token>/", reader_api.ReaderImageView.as_view(),

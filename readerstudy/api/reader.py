@@ -6,6 +6,7 @@ class or source, and images are streamed only to the reader who owns the trial.
 from __future__ import annotations
 
 from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
@@ -15,7 +16,8 @@ from rest_framework.views import APIView
 
 from ..models import TrialImage, TrialKind
 from ..readerstate import reader_state
-from ..services import ReadingError, Submission, reader_for_token, submit_response
+from ..forms import ROLE_CHOICES
+from ..services import ReadingError, Submission, reader_for_token, start_reading, submit_response
 
 
 class SubmissionSerializer(serializers.Serializer):
@@ -47,6 +49,33 @@ class ReaderAPIView(APIView):
         return super().handle_exception(exc)
 
 
+class StartSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=[c for c, _ in ROLE_CHOICES])
+    years_experience = serializers.IntegerField(min_value=0, max_value=70)
+    subspecialty = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    consent = serializers.BooleanField(required=False, default=False)
+
+
+def _first_error(serializer) -> ApiResponse:
+    field, errors = next(iter(serializer.errors.items()))
+    return ApiResponse({"detail": f"{field}: {errors[0]}", "errors": serializer.errors},
+                       status=status.HTTP_400_BAD_REQUEST)
+
+
+class ReaderStartView(ReaderAPIView):
+    @extend_schema(request=StartSerializer, responses={200: OpenApiTypes.OBJECT},
+                   summary="Answer the reader questionnaire (and consent) before the first trial")
+    def post(self, request, token: str):
+        reader = reader_for_token(token, request.user)
+        serializer = StartSerializer(data=request.data)
+        if not serializer.is_valid():
+            return _first_error(serializer)
+        data = dict(serializer.validated_data)
+        consent = data.pop("consent")
+        start_reading(reader, data, consented=consent)
+        return ApiResponse(reader_state(reader))
+
+
 class ReaderStateView(ReaderAPIView):
     @extend_schema(responses={200: inline_serializer("ReaderState", {"progress": serializers.DictField(),
                                                                        "trials": serializers.ListField()})},
@@ -64,16 +93,14 @@ class ReaderResponsesView(ReaderAPIView):
         reader = reader_for_token(token, request.user)
         serializer = SubmissionSerializer(data=request.data)
         if not serializer.is_valid():
-            first_field, errors = next(iter(serializer.errors.items()))
-            return ApiResponse({"detail": f"{first_field}: {errors[0]}", "errors": serializer.errors},
-                               status=status.HTTP_400_BAD_REQUEST)
+            return _first_error(serializer)
         data = dict(serializer.validated_data)
         data["trial_token"] = data.pop("trial")
         response, created = submit_response(reader, Submission(**data))
         if response.trial.kind == TrialKind.PRACTICE:
             reader.refresh_from_db(fields=["excluded"])  # a failed practice gate ends participation
         body = {"stored": True, "created": created, "trial": response.trial.token}
-        if response.trial.kind == TrialKind.PRACTICE and reader.study.practice_feedback:
+        if response.trial.kind == TrialKind.PRACTICE and reader.study.practice_feedback and response.correct is not None:
             body["feedback"] = {"correct": response.correct}
         if reader.excluded:
             body["state"] = {"finished": True, "excluded": True, "message": (

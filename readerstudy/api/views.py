@@ -1,7 +1,7 @@
 """API for coordinators (everything), analysts (read and export) and scripts (token authentication)."""
 from __future__ import annotations
 
-from django.db.models import ProtectedError
+from django.db.models import Count, ProtectedError, Q
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -12,13 +12,23 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response as ApiResponse
 
 from ..export import csv_lines
-from ..models import Pool, Reader, Response, Study, StudyStatus, Trial
-from ..results import study_report
+from ..models import Pool, Reader, Response, Study, StudyStatus, Trial, TrialKind
+from ..results import EXCLUSION_CHOICES, study_report
 from ..roles import CoordinatorOrReadOnlyAnalyst, IsAnalyst
 from ..scheduling import ScheduleError
-from ..services import copy_study, create_reader
+from ..services import DesignFrozen, copy_study, create_reader, save_design
 from ..views.coordinator import TRANSITIONS
 from .serializers import PoolSerializer, ReaderSerializer, ResponseSerializer, StudySerializer, TrialSerializer
+
+
+def filter_by_id(queryset, request, param: str, lookup: str):
+    """Filter on ?param=<id>; anything but a plain decimal id is a 400, never a silent 'all rows'."""
+    value = request.query_params.get(param)
+    if value is None:
+        return queryset
+    if not (value.isascii() and value.isdecimal()):
+        raise ValidationError({param: f"{param} must be a numeric id, got {value!r}."})
+    return queryset.filter(**{lookup: int(value)})
 
 
 class PoolViewSet(viewsets.ReadOnlyModelViewSet):
@@ -34,6 +44,17 @@ class StudyViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         serializer.save(created_by=self.request.user)
+
+    def perform_update(self, serializer):
+        study = serializer.instance
+        for field, value in serializer.validated_data.items():
+            setattr(study, field, value)
+        try:
+            save_design(study)
+        except DesignFrozen as exc:
+            raise ValidationError(str(exc)) from None
+        except ScheduleError as exc:
+            raise ValidationError(f"The invited readers' schedules cannot be rebuilt: {exc}") from None
 
     def perform_destroy(self, instance):
         if instance.readers.exists():
@@ -65,6 +86,10 @@ class StudyViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get"], permission_classes=[IsAnalyst])
     def report(self, request, pk=None):
         exclusions = request.query_params.getlist("exclude")
+        unknown = sorted(set(exclusions) - set(dict(EXCLUSION_CHOICES)))
+        if unknown:
+            return ApiResponse({"detail": f"Unknown exclusion rule(s) {', '.join(unknown)}; use "
+                                          f"{', '.join(dict(EXCLUSION_CHOICES))}."}, status=400)
         return ApiResponse(study_report(self.get_object(), exclusions=exclusions))
 
     @extend_schema(responses={(200, "text/csv"): bytes}, summary="all responses as a tidy CSV (streamed)")
@@ -80,9 +105,11 @@ class ReaderViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     permission_classes = [CoordinatorOrReadOnlyAnalyst]
 
     def get_queryset(self):
-        queryset = Reader.objects.select_related("study")
-        study = self.request.query_params.get("study")
-        return queryset.filter(study_id=study) if study and study.isdigit() else queryset
+        queryset = Reader.objects.select_related("study").annotate(
+            trials_total=Count("trials", filter=~Q(trials__kind=TrialKind.PRACTICE)),
+            trials_done=Count("trials", filter=~Q(trials__kind=TrialKind.PRACTICE) & Q(trials__response__isnull=False)),
+        ).order_by("pk")
+        return filter_by_id(queryset, self.request, "study", "study_id")
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -121,8 +148,7 @@ class TrialViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         queryset = Trial.objects.prefetch_related("images__image").order_by("reader_id", "index")
-        reader = self.request.query_params.get("reader")
-        return queryset.filter(reader_id=reader) if reader and reader.isdigit() else queryset
+        return filter_by_id(queryset, self.request, "reader", "reader_id")
 
 
 class ResponseViewSet(viewsets.ReadOnlyModelViewSet):
@@ -131,5 +157,4 @@ class ResponseViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         queryset = Response.objects.select_related("trial").order_by("trial__reader_id", "trial__index")
-        study = self.request.query_params.get("study")
-        return queryset.filter(trial__reader__study_id=study) if study and study.isdigit() else queryset
+        return filter_by_id(queryset, self.request, "study", "trial__reader__study_id")

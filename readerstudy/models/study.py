@@ -122,15 +122,23 @@ class Study(models.Model):
     def clean(self) -> None:
         errors = {}
         if not isinstance(self.resolutions, list) or not self.resolutions or not all(
-            isinstance(r, int) and r > 0 for r in self.resolutions
+            isinstance(r, int) and not isinstance(r, bool) and r > 0 for r in self.resolutions
         ):
             errors["resolutions"] = "Give one or more resolutions in pixels, e.g. 32, 64, 128."
+        elif len(set(self.resolutions)) != len(self.resolutions):
+            errors["resolutions"] = "Give each resolution once."
         elif self.pool_id:
             missing = sorted(set(self.resolutions) - set(self.pool.resolutions()))
             if missing:
                 errors["resolutions"] = f"The pool has no images at {', '.join(map(str, missing))} px."
-        if self.design == Design.RATING and not (4 <= len(self.rating_labels or []) <= 5):
+        labels = self.rating_labels
+        if not isinstance(labels, list) or not all(isinstance(x, str) and x.strip() for x in labels):
+            errors["rating_labels"] = "Give the realism scale as a list of labels, lowest first."
+        elif self.design == Design.RATING and not (4 <= len(labels) <= 5):
             errors["rating_labels"] = "A realism scale has 4 or 5 labels."
+        if self.design == Design.RATING and not self.rating_ask_class and self.practice_pass_mark > 0:
+            errors["practice_pass_mark"] = ("A realism rating has no right answer, so practice cannot be passed or "
+                                            "failed: set the pass mark to 0, or ask 'real or synthetic?' afterwards.")
         if errors:
             raise ValidationError(errors)
 

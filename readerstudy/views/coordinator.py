@@ -14,7 +14,7 @@ from ..forms import InviteForm, StudyForm
 from ..models import Pool, PoolImage, Reader, Study, StudyStatus, TrialKind
 from ..roles import coordinator_required
 from ..scheduling import ScheduleError
-from ..services import copy_study, create_reader
+from ..services import DesignFrozen, copy_study, create_reader, save_design
 
 TRANSITIONS = {
     "open": ({StudyStatus.DRAFT, StudyStatus.PAUSED}, StudyStatus.OPEN),
@@ -63,7 +63,14 @@ def study_edit(request, pk: int | None = None):
         study = form.save(commit=False)
         if study.created_by_id is None:
             study.created_by = request.user
-        study.save()
+        try:
+            save_design(study)
+        except DesignFrozen as exc:
+            messages.error(request, str(exc))
+            return redirect("study-detail", pk=study.pk)
+        except ScheduleError as exc:
+            form.add_error(None, f"The invited readers' schedules cannot be rebuilt: {exc}")
+            return render(request, "coordinator/study_form.html", {"form": form, "study": study}, status=400)
         messages.success(request, f"Study “{study.name}” saved.")
         return redirect("study-detail", pk=study.pk)
     return render(request, "coordinator/study_form.html", {"form": form, "study": study},
@@ -165,12 +172,22 @@ def reader_action(request, pk: int, reader_pk: int, action: str):
     elif action == "remind":
         link = request.build_absolute_uri(reverse("reader-start", args=[reader.token]))
         if reader.email:
-            send_mail(f"Reminder: {reader.study.name}", f"Please continue the reading study here: {link}",
-                      None, [reader.email], fail_silently=False)
+            try:
+                send_mail(f"Reminder: {reader.study.name}", f"Please continue the reading study here: {link}",
+                          None, [reader.email], fail_silently=False)
+            except OSError as exc:
+                messages.error(request, f"The reminder to {reader.email} could not be sent ({exc}); "
+                                        f"send them their link by hand: {link}")
+                return _readers_response(request, reader.study)
         Reader.objects.filter(pk=reader.pk).update(reminded_at=now)
     else:
         return HttpResponse(f"Unknown action {action!r}.", status=400)
-    study = reader.study
+    return _readers_response(request, reader.study)
+
+
+def _readers_response(request, study: Study):
     if request.htmx:
-        return render(request, "coordinator/_readers.html", {"study": study, "readers": _reader_rows(study)})
-    return redirect("study-detail", pk=pk)
+        error = "; ".join(str(m) for m in messages.get_messages(request) if m.level_tag == "error") or None
+        return render(request, "coordinator/_readers.html", {"study": study, "readers": _reader_rows(study),
+                                                             "error": error})
+    return redirect("study-detail", pk=study.pk)

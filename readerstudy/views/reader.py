@@ -3,18 +3,17 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from ..forms import QuestionnaireForm
 from ..markdown import render_markdown
 from ..models import Reader, ReadingSession
 from ..readerstate import display_settings, reader_state
-from ..services import ReadingError, reader_for_token, reader_score
+from ..services import ReadingError, reader_for_token, reader_score, start_reading
 
 
 def _error_page(request, exc: ReadingError):
-    if exc.status == 403 and not request.user.is_authenticated:
+    if exc.status == 401:  # an invitation made to an account: log in first
         from django.contrib.auth.views import redirect_to_login
 
         return redirect_to_login(request.get_full_path())
@@ -40,10 +39,8 @@ def start(request, token: str):
         return redirect("reader-read", token=token)
     form = QuestionnaireForm(request.POST or None, consent_required=bool(study.consent.strip()))
     if request.method == "POST" and form.is_valid():
-        now = timezone.now()
-        Reader.objects.filter(pk=reader.pk, started_at__isnull=True).update(
-            questionnaire={k: form.cleaned_data[k] for k in ("role", "years_experience", "subspecialty")},
-            consented_at=now if form.consent_required else None, started_at=now)
+        start_reading(reader, {k: form.cleaned_data[k] for k in ("role", "years_experience", "subspecialty")},
+                      consented=bool(form.cleaned_data.get("consent")))
         return redirect("reader-read", token=token)
     return render(request, "reader/start.html", {
         "reader": reader, "study": study, "form": form,

@@ -36,6 +36,9 @@
   let timers = [];
   let firstTrial = true;
   let exposing = false;                      // no pause while a timed image is on screen
+  let showSeq = 0;                           // a newer show() or a pause cancels an older one
+  let pausedAt = 0;
+  let advanceOnResume = false;
   const preloaded = new Map();
   // Input in the first moments of a new trial is a double click or key bounce, not a decision: ignore it.
   const GUARD_MS = 150;
@@ -95,7 +98,9 @@
   }
 
   async function show(trial) {
+    const seq = ++showSeq;
     clearTimers();
+    $("mask").hidden = true;
     current = trial;
     choice = emptyChoice();
     highlight = null;
@@ -104,19 +109,19 @@
     setButtons(false);
     feedback.textContent = "";
     hideConfirmation();
-    const elements = await Promise.all(trial.images.map((image) => {
-      preload(trial);
-      return preloaded.get(image.url);
-    }));
+    preload(trial);
+    const elements = await Promise.all(trial.images.map((image) => preloaded.get(image.url)));
+    if (seq !== showSeq) return;
     if (!firstTrial && display.blank_ms > 0) {
       imagesBox.replaceChildren();
       await new Promise((resolve) => later(display.blank_ms, resolve));
+      if (seq !== showSeq) return;
     }
     firstTrial = false;
     setProgressText();
     const size = imageSize(elements.length);
     const nodes = elements.map((element, position) => {
-      const img = element.cloneNode();
+      const img = element;  // the decoded element itself: it paints in the frame it is inserted
       img.alt = elements.length > 1 ? `Image ${position + 1}` : "Image to judge";
       img.width = size;
       img.height = size;
@@ -138,21 +143,23 @@
       return button;
     });
     if (trial.exposure_ms) {
-      await showTimed(trial, nodes, size);
+      await showTimed(trial, nodes, size, seq);
     } else {
       imagesBox.replaceChildren(...nodes);
       shownAt = await nextFrame();
+      if (seq !== showSeq) return;
       startAnswering();
     }
     const next = nextKnownTrial();
     if (next) preload(next);
   }
 
-  async function showTimed(trial, nodes, size) {
+  async function showTimed(trial, nodes, size, seq) {
     exposing = true;
     const countdown = $("countdown");
     const mask = $("mask");
     imagesBox.replaceChildren();
+    drawMask(mask, size * nodes.length + 16 * (nodes.length - 1), size);  // ready before the image is up
     countdown.hidden = false;
     for (const n of ["3", "2", "1"]) {
       countdown.textContent = n;
@@ -161,6 +168,7 @@
     countdown.hidden = true;
     imagesBox.replaceChildren(...nodes);
     const onAt = await nextFrame();
+    const rect = imagesBox.querySelector("img").getBoundingClientRect();
     // Swap in the mask at the frame whose successor (when the mask is painted) is nearest the exposure.
     let previous = onAt;
     for (;;) {
@@ -169,13 +177,13 @@
       previous = now;
       if (now + frame - onAt >= trial.exposure_ms - frame / 2) break;
     }
-    drawMask(mask, size * nodes.length + 16 * (nodes.length - 1), size);
     imagesBox.replaceChildren();
     mask.hidden = false;
     const offAt = await nextFrame();
-    exposure = { requested: trial.exposure_ms, onAt, offAt };
+    exposure = { requested: trial.exposure_ms, onAt, offAt, rect };
     exposing = false;
     shownAt = onAt;
+    if (seq !== showSeq) return;
     later(500, () => { mask.hidden = true; });
     startAnswering();
   }
@@ -231,9 +239,7 @@
     markSelected();
     if (needsConfidence()) {
       confidenceBox.hidden = false;
-      if (display.confidence_scale === "100" && choice.confidence === null) {
-        choice.confidence = Number($("confidence-range").value);
-      }
+      if (display.confidence_scale === "100") $("confidence-range").focus();
     }
     if (reasonBox) reasonBox.hidden = false;
     if (!confirmNeeded && ready() && !reasonBox) {
@@ -255,14 +261,14 @@
   }
 
   function choosePosition(position) {
-    if (!accepting || display.design !== "choice" || position >= current.images.length) return;
+    if (!accepting || display.design !== "choice" || position < 0 || position >= current.images.length) return;
     choice.position = position;
     highlight = position;
     afterPrimary(false);
   }
 
   function chooseRating(rating) {
-    if (!accepting || display.design !== "rating" || rating > display.rating_labels.length) return;
+    if (!accepting || display.design !== "rating" || rating < 1 || rating > display.rating_labels.length) return;
     choice.rating = rating;
     if (classAfter) {
       classAfter.hidden = false;  // then "real or synthetic?", answered with R / S
@@ -364,7 +370,7 @@
     setButtons(false);
     const trial = current;
     const first = imagesBox.querySelector("img");
-    const rect = first ? first.getBoundingClientRect() : { width: null, height: null };
+    const rect = exposure ? exposure.rect : (first ? first.getBoundingClientRect() : { width: null, height: null });
     const payload = {
       trial: trial.token,
       client_key: uuid(),
@@ -400,8 +406,7 @@
       // Practice: wait for the server's verdict and show it before moving on.
       sendChain.then(() => sent).then((body) => {
         if (halted) return;
-        const ok = body.feedback && body.feedback.correct;
-        feedback.textContent = ok ? "Correct." : "Not correct.";
+        if (body.feedback) feedback.textContent = body.feedback.correct ? "Correct." : "Not correct.";
         later(900, advance);
       }, () => {});
       return;
@@ -409,8 +414,20 @@
     advance();
   }
 
+  function confirm() {
+    // A 0-100 confidence left where the slider stands counts once the reader confirms it.
+    if (needsConfidence() && display.confidence_scale === "100" && primaryChosen() && choice.confidence === null) {
+      choice.confidence = Number($("confidence-range").value);
+    }
+    submit(false);
+  }
+
   function advance() {
     if (halted) return;
+    if (paused) {
+      advanceOnResume = true;
+      return;
+    }
     // A staircase exposure depends on the answer just given: wait for the server to decide it.
     const next = display.exposure_mode === "staircase" && pendingSends ? null : nextKnownTrial();
     if (next) {
@@ -422,6 +439,10 @@
     feedback.textContent = pendingSends ? "Saving…" : "";
     sendChain.then(() => {
       if (halted) return;
+      if (paused) {
+        advanceOnResume = true;
+        return;
+      }
       const after = nextKnownTrial();
       if (after) show(after);
       else if (pendingSends === 0) window.location.assign(initial.done_url);
@@ -444,10 +465,21 @@
     $("paused").hidden = !paused;
     if (paused) {
       accepting = false;
+      showSeq += 1;    // cancels a show() in progress
       clearTimers();
+      pausedAt = performance.now();
       $("resume").focus();
+      return;
+    }
+    if (advanceOnResume || (current && answered.has(current.token))) {
+      advanceOnResume = false;
+      advance();
+    } else if (current && exposure) {
+      // A timed image is never shown twice: stay on the mask; paused time does not count.
+      shownAt += performance.now() - pausedAt;
+      startAnswering();
     } else if (current) {
-      show(current);   // the image is shown afresh and its time counts from now
+      show(current);   // an untimed image is shown afresh and its time counts from now
     }
   }
 
@@ -466,7 +498,7 @@
       if (display.design === "choice" && choice.position === null && highlight !== null) {
         choosePosition(highlight);
       } else {
-        submit(false);
+        confirm();
       }
       return;
     }
@@ -519,7 +551,7 @@
       chooseConfidence(Number(range.value));
     });
   }
-  $("confirm").addEventListener("click", () => submit(false));
+  $("confirm").addEventListener("click", confirm);
   $("pause").addEventListener("click", togglePause);
   $("resume").addEventListener("click", togglePause);
 

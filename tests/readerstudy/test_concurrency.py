@@ -10,13 +10,15 @@ import pytest
 from django.db import connection
 
 from readerstudy.models import Response
-from readerstudy.services import Submission, create_reader, submit_response
+from readerstudy.services import Submission, submit_response
+
+from .helpers import invite
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_simultaneous_submissions_for_one_trial_store_exactly_one_answer(study):
-    reader = create_reader(study, "Racer")
+    reader = invite(study, "Racer")
     token = reader.trials.order_by("index").first().token
     barrier = threading.Barrier(4)
     outcomes: list = []

@@ -8,6 +8,8 @@ import pytest
 from readerstudy.models import Reader, Study
 from readerstudy.services import create_reader
 
+from .helpers import invite
+
 pytestmark = pytest.mark.django_db
 
 
@@ -73,7 +75,7 @@ def test_revoking_a_link_locks_the_reader_out(client, alice, study):
 
 
 def test_a_frozen_design_cannot_be_edited_but_can_be_copied(client, alice, study):
-    reader = create_reader(study, "R")
+    reader = invite(study, "R")
     token = client.get(f"/api/reader/{reader.token}/").json()["trials"][0]["token"]
     client.post(f"/api/reader/{reader.token}/responses/", json.dumps({"trial": token, "answer": "real"}),
                 content_type="application/json")
@@ -116,7 +118,7 @@ def test_an_invitation_to_an_account_works_only_for_that_account(client, alice, 
     assert reader.user == charlie
     client.logout()
     assert client.get(f"/r/{reader.token}/").status_code == 302  # to the login page
-    assert client.get(f"/api/reader/{reader.token}/").status_code == 403
+    assert client.get(f"/api/reader/{reader.token}/").status_code == 401
     dave = django_user_model.objects.create_user("dave", password="dave-pass-123")
     client.force_login(dave)
     assert client.get(f"/api/reader/{reader.token}/").status_code == 403

@@ -6,7 +6,9 @@ import json
 import pytest
 
 from readerstudy.models import Response, StudyStatus, Trial
-from readerstudy.services import create_reader
+
+from .helpers import invite
+
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +30,7 @@ def post(client, reader, **payload):
 
 
 def test_a_reader_answers_every_trial_and_each_answer_is_stored_once(client, study):
-    reader = create_reader(study, "Dr. Reader")
+    reader = invite(study, "Dr. Reader")
     total = reader.trials.count()
     for _ in range(total):
         current = state(client, reader)["trials"][0]
@@ -44,7 +46,7 @@ def test_a_reader_answers_every_trial_and_each_answer_is_stored_once(client, stu
 
 
 def test_a_repeated_submission_returns_the_stored_answer_and_creates_nothing(client, study):
-    reader = create_reader(study, "R")
+    reader = invite(study, "R")
     token = state(client, reader)["trials"][0]["token"]
     first = post(client, reader, trial=token, answer="real")
     again = post(client, reader, trial=token, answer="synthetic")
@@ -55,7 +57,7 @@ def test_a_repeated_submission_returns_the_stored_answer_and_creates_nothing(cli
 
 
 def test_answering_a_later_trial_first_is_refused_so_no_trial_is_skipped(client, study):
-    reader = create_reader(study, "R")
+    reader = invite(study, "R")
     later = state(client, reader)["trials"][1]["token"]
     response = post(client, reader, trial=later, answer="real")
     assert response.status_code == 409 and "in order" in response.json()["detail"]
@@ -69,7 +71,7 @@ def test_answering_a_later_trial_first_is_refused_so_no_trial_is_skipped(client,
     ({"answer": "real", "confidence": "high"}, "confidence"),
 ])
 def test_a_malformed_answer_gets_a_clear_message_and_changes_nothing(client, study, payload, message):
-    reader = create_reader(study, "R")
+    reader = invite(study, "R")
     token = state(client, reader)["trials"][0]["token"]
     response = post(client, reader, trial=token, **payload)
     assert response.status_code == 400 and message in response.json()["detail"]
@@ -80,7 +82,7 @@ def test_a_malformed_answer_gets_a_clear_message_and_changes_nothing(client, stu
 
 def test_confidence_is_required_and_range_checked_when_the_study_asks_for_it(client, make_study):
     study = make_study(confidence_scale="5")
-    reader = create_reader(study, "R")
+    reader = invite(study, "R")
     token = state(client, reader)["trials"][0]["token"]
     assert post(client, reader, trial=token, answer="real").status_code == 400
     assert post(client, reader, trial=token, answer="real", confidence=6).status_code == 400
@@ -89,13 +91,13 @@ def test_confidence_is_required_and_range_checked_when_the_study_asks_for_it(cli
 
 
 def test_a_trial_of_another_reader_is_not_found(client, study):
-    alice_reader, bob_reader = create_reader(study, "A"), create_reader(study, "B")
+    alice_reader, bob_reader = invite(study, "A"), invite(study, "B")
     token = state(client, bob_reader)["trials"][0]["token"]
     assert post(client, alice_reader, trial=token, answer="real").status_code == 404
 
 
 def test_revoked_links_unknown_links_and_paused_studies_are_refused(client, study):
-    reader = create_reader(study, "R")
+    reader = invite(study, "R")
     assert client.get("/api/reader/not-a-token/").status_code == 404
     study.status = StudyStatus.PAUSED
     study.save()
@@ -108,7 +110,7 @@ def test_revoked_links_unknown_links_and_paused_studies_are_refused(client, stud
 
 
 def test_the_first_answer_freezes_the_design(client, study):
-    reader = create_reader(study, "R")
+    reader = invite(study, "R")
     token = state(client, reader)["trials"][0]["token"]
     post(client, reader, trial=token, answer="real")
     study.refresh_from_db()
@@ -116,7 +118,7 @@ def test_the_first_answer_freezes_the_design(client, study):
 
 
 def test_nothing_the_reader_receives_reveals_class_source_or_pool_ids(client, study):
-    reader = create_reader(study, "R")
+    reader = invite(study, "R")
     body = client.get(f"/api/reader/{reader.token}/").content.decode()
     page = client.get(f"/r/{reader.token}/read/", follow=True).content.decode()
     secrets = set()
@@ -135,7 +137,7 @@ def test_nothing_the_reader_receives_reveals_class_source_or_pool_ids(client, st
 
 
 def test_images_are_served_only_to_the_reader_who_owns_the_trial_with_identical_headers(client, study):
-    owner, other = create_reader(study, "Owner"), create_reader(study, "Other")
+    owner, other = invite(study, "Owner"), invite(study, "Other")
     urls = [img["url"] for t in state(client, owner)["trials"] for img in t["images"]]
     responses = [client.get(url) for url in urls]
     assert all(r.status_code == 200 and r["Content-Type"] == "image/png" for r in responses)
@@ -146,16 +148,16 @@ def test_images_are_served_only_to_the_reader_who_owns_the_trial_with_identical_
 
 
 def test_adding_a_reader_leaves_existing_schedules_untouched(study):
-    first = create_reader(study, "First")
+    first = invite(study, "First")
     before = list(first.trials.values_list("index", "resolution", "images__image_id"))
-    create_reader(study, "Second")
-    create_reader(study, "Third")
+    invite(study, "Second")
+    invite(study, "Third")
     assert list(first.trials.values_list("index", "resolution", "images__image_id")) == before
 
 
 def test_practice_trials_give_feedback_and_a_failed_pass_mark_ends_participation(client, make_study):
     study = make_study(practice_trials=2, practice_pass_mark=1.0)
-    reader = create_reader(study, "R")
+    reader = invite(study, "R")
     for _ in range(2):
         current = state(client, reader)["trials"][0]
         assert current["kind"] == "practice"
@@ -170,7 +172,7 @@ def test_practice_trials_give_feedback_and_a_failed_pass_mark_ends_participation
 
 def test_forced_choice_correctness_is_computed_on_the_server(client, make_study):
     study = make_study(design="choice", alternatives=3, trials_per_resolution=3, resolutions=[64])
-    reader = create_reader(study, "R")
+    reader = invite(study, "R")
     current = state(client, reader)["trials"][0]
     assert len(current["images"]) == 3
     trial = Trial.objects.get(token=current["token"])
@@ -182,7 +184,7 @@ def test_forced_choice_correctness_is_computed_on_the_server(client, make_study)
 
 def test_ratings_are_stored_without_correctness(client, make_study):
     study = make_study(design="rating", rating_labels=["1", "2", "3", "4", "5"])
-    reader = create_reader(study, "R")
+    reader = invite(study, "R")
     token = state(client, reader)["trials"][0]["token"]
     assert post(client, reader, trial=token, rating=6).status_code == 400
     assert post(client, reader, trial=token, rating=4).status_code == 201
@@ -192,7 +194,7 @@ def test_ratings_are_stored_without_correctness(client, make_study):
 
 def test_a_timed_trial_records_the_requested_and_the_measured_exposure(client, make_study):
     study = make_study(exposure_mode="fixed", exposure_ms=500)
-    reader = create_reader(study, "R")
+    reader = invite(study, "R")
     current = state(client, reader)["trials"][0]
     assert current["exposure_ms"] == 500
     post(client, reader, trial=current["token"], answer="real", client_exposure_ms=517.0)
@@ -206,7 +208,7 @@ def test_a_timed_trial_records_the_requested_and_the_measured_exposure(client, m
 def test_a_staircase_decides_each_exposure_after_the_previous_answer(client, make_study):
     # HYPE-time (Zhou et al. 2019): +10 ms after an error, -30 ms after three correct in a row.
     study = make_study(exposure_mode="staircase", exposure_ms=500)
-    reader = create_reader(study, "R")
+    reader = invite(study, "R")
     shown = []
     pattern = [False, False, True, True, True, True]
     for correct in pattern:
@@ -224,7 +226,7 @@ def test_a_staircase_decides_each_exposure_after_the_previous_answer(client, mak
 
 def test_a_page_that_showed_a_different_exposure_than_stored_is_marked(client, make_study):
     study = make_study(exposure_mode="fixed", exposure_ms=500)
-    reader = create_reader(study, "R")
+    reader = invite(study, "R")
     token = state(client, reader)["trials"][0]["token"]
     post(client, reader, trial=token, answer="real", client_exposure_ms=505.0, requested_exposure_ms=400)
     assert Response.objects.get().exposure_ok is False
@@ -232,7 +234,7 @@ def test_a_page_that_showed_a_different_exposure_than_stored_is_marked(client, m
 
 def test_catch_trials_show_catch_images_and_are_scored_but_kept_apart(client, make_study):
     study = make_study(catch_trials=3)
-    reader = create_reader(study, "R")
+    reader = invite(study, "R")
     kinds = list(reader.trials.order_by("index").values_list("kind", flat=True))
     assert kinds.count("catch") == 3 and kinds[0] != "catch"
     for trial in reader.trials.order_by("index"):
@@ -248,7 +250,7 @@ def test_catch_trials_show_catch_images_and_are_scored_but_kept_apart(client, ma
 
 def test_a_rating_study_can_ask_the_class_afterwards_and_scores_that_answer(client, make_study):
     study = make_study(design="rating", rating_ask_class=True)
-    reader = create_reader(study, "R")
+    reader = invite(study, "R")
     token = state(client, reader)["trials"][0]["token"]
     missing = post(client, reader, trial=token, rating=3)
     assert missing.status_code == 400 and "real' or 'synthetic" in missing.json()["detail"]

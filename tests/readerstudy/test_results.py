@@ -9,7 +9,9 @@ import pytest
 
 from analysis.cli import main as analysis_main
 from readerstudy.models import Trial
-from readerstudy.services import Submission, create_reader, submit_response
+from readerstudy.services import Submission, submit_response
+
+from .helpers import invite
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +29,7 @@ def read_everything(reader, accuracy_pattern):
 def answered_study(make_study):
     study = make_study(confidence_scale="5")
     for name, pattern in (("Ann", [True]), ("Ben", [True, False]), ("Cem", [True, True, False])):
-        read_everything(create_reader(study, name), pattern)
+        read_everything(invite(study, name), pattern)
     return study
 
 

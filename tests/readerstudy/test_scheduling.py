@@ -36,7 +36,7 @@ specs = st.builds(
     ScheduleSpec,
     design=st.sampled_from(["single", "rating"]),
     resolutions=st.just((32, 64, 128)),
-    trials_per_resolution=st.integers(1, 12),
+    trials_per_resolution=st.integers(2, 12),
     synthetic_fraction=st.sampled_from([0.5, 0.25, 0.75]),
     order=st.sampled_from(["interleaved", "blocked"]),
     practice_trials=st.integers(0, 4),
