@@ -5,14 +5,19 @@ Generator: noise z -> 4x4 feature map -> doubled by transposed convolutions up t
 Channel widths per resolution come from `GanConfig.channels`, so both networks grow with the
 image size in the same way (the progressive GAN on the roadmap keeps this layout).
 
-Two departures from the DCGAN paper, both for short CPU runs and exact sampling:
+Three departures from the DCGAN paper, for short CPU runs and exact sampling:
 - the generator normalises each pixel's features (pixel norm, Karras et al. 2018) instead of
   batch norm, so an image depends on its own seed only, never on the rest of its batch;
 - the discriminator uses spectral norm (Miyato et al. 2018) instead of batch norm, which keeps
-  it from winning outright in the first few hundred steps.
+  it from winning outright in the first few hundred steps;
+- the discriminator ends with a minibatch standard deviation layer (Karras et al. 2018): it sees
+  how much the images of a batch differ from each other, so a generator that draws the same
+  image again and again (mode collapse) is easy to tell apart from real data.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -45,6 +50,20 @@ def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 class PixelNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return pixel_norm(x)
+
+
+def minibatch_stddev(x: torch.Tensor, group_size: int) -> torch.Tensor:
+    """Append one channel: the features' standard deviation across a group of images, averaged.
+
+    The batch is split into groups of `group_size` images (fewer when the batch size is not a
+    multiple); every image gets the single number of its group, as a constant feature map.
+    """
+    n, c, h, w = x.shape
+    g = math.gcd(group_size, n)
+    groups = x.float().view(g, n // g, c, h, w)  # image i is in group i % (n // g), as in StyleGAN
+    std = (groups.var(dim=0, unbiased=False) + 1e-8).sqrt()  # (n // g, c, h, w)
+    std = std.mean(dim=(1, 2, 3)).view(-1, 1, 1, 1).repeat(g, 1, h, w).to(x.dtype)  # (n, 1, h, w)
+    return torch.cat([x, std], dim=1)
 
 
 class Generator(nn.Module):
@@ -91,10 +110,13 @@ class Discriminator(nn.Module):
                 for r in sizes[1:-1]
             ]
         )
+        # At 4x4: minibatch stddev adds one channel, a 3x3 convolution mixes it in, a linear layer decides.
+        self.final = spectral_norm(nn.Conv2d(config.channels(4) + 1, config.channels(4), 3, padding=1))
         self.head = spectral_norm(nn.Linear(config.channels(4) * 4 * 4, 1))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """images: (N, 1, size, size) in [-1, 1] -> real/fake logits (N,)."""
         x = nn.functional.leaky_relu(self.from_image(images), 0.2)
         x = self.blocks(x)
+        x = nn.functional.leaky_relu(self.final(minibatch_stddev(x, self.config.mbstd_group)), 0.2)
         return self.head(x.flatten(1)).squeeze(1)

@@ -1,9 +1,12 @@
 """Train the demo GAN on a stack of grey images, within a time budget and a step budget.
 
 The loop is DCGAN's: one discriminator step and one generator step per batch, both with the
-non-saturating logistic loss. The generator that gets saved is an exponential moving average
-of the trained one, which gives cleaner samples after short runs. The device is chosen once;
-on CUDA the forward passes run in bfloat16 autocast.
+non-saturating logistic loss, plus a lazy R1 penalty (Mescheder et al. 2018; lazy as in
+StyleGAN2, Karras et al. 2020): every `r1_every` steps the discriminator's gradient on real
+images is pushed towards zero, which steadies training. (The minibatch-stddev layer at the end
+of the discriminator, in `networks.py`, is what keeps the generator diverse.) The generator that
+gets saved is an exponential moving average of the trained one, which gives cleaner samples
+after short runs. The device is chosen once; on CUDA the forward passes run in bfloat16 autocast.
 """
 
 from __future__ import annotations
@@ -46,6 +49,13 @@ def check_images(images: np.ndarray, config: GanConfig) -> None:
         )
     if not np.isfinite(images).all() or images.min() < 0 or images.max() > 1:
         raise ValueError("training images must hold finite values in [0, 1] (divide 8-bit images by 255)")
+
+
+def r1_penalty(discriminator: Discriminator, real: torch.Tensor) -> torch.Tensor:
+    """Mean squared norm of the discriminator's gradient on real images (R1, Mescheder et al. 2018)."""
+    real = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(real).sum(), real, create_graph=True)
+    return grad.pow(2).sum(dim=(1, 2, 3)).mean()
 
 
 def _update_ema(ema: Generator, generator: Generator, decay: float) -> None:
@@ -120,6 +130,9 @@ def train(
             loss_d = F.softplus(-discriminator(real)).mean() + F.softplus(discriminator(fake.detach())).mean()
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
+        if config.r1_gamma > 0 and step % config.r1_every == 0:
+            # Lazy R1, in float32: scaled by r1_every, so it weighs as much as if applied every step.
+            (config.r1_gamma / 2 * config.r1_every * r1_penalty(discriminator, real)).backward()
         opt_d.step()
 
         # Generator: make the discriminator call its images real.

@@ -9,9 +9,9 @@ from PIL import Image
 
 from generation.gan import cli
 from generation.gan.config import GanConfig
-from generation.gan.networks import Discriminator, Generator
+from generation.gan.networks import Discriminator, Generator, minibatch_stddev
 from generation.gan.sample import checkpoint_label, generate, image_seed, load_generator, sample
-from generation.gan.train import train
+from generation.gan.train import r1_penalty, train
 from generation.phantoms import draw_phantom, write_phantoms
 
 TINY = dict(image_size=32, latent_dim=16, base_channels=4, max_channels=32, batch_size=8, log_every=1)
@@ -104,6 +104,72 @@ def test_networks_map_between_noise_images_and_logits():
     images = Generator(config)(torch.randn(2, config.latent_dim))
     assert images.shape == (2, 1, 32, 32)
     assert Discriminator(config)(images).shape == (2,)
+
+
+def test_minibatch_stddev_appends_the_spread_of_each_group():
+    x = torch.randn(8, 3, 4, 4)
+    out = minibatch_stddev(x, 4)
+    assert out.shape == (8, 4, 4, 4)
+    assert torch.equal(out[:, :3], x)
+    groups = x.view(4, 2, 3, 4, 4)  # image i is in group i % 2
+    expected = groups.std(dim=0, unbiased=False).mean(dim=(1, 2, 3))
+    torch.testing.assert_close(out[:, 3, 0, 0], expected.repeat(4), atol=1e-4, rtol=1e-4)
+    identical = minibatch_stddev(x[:1].repeat(4, 1, 1, 1), 4)
+    assert identical[:, 3].max() < 1e-3  # no spread at all
+    assert minibatch_stddev(x[:6], 4).shape == (6, 4, 4, 4)  # 6 images: groups of 2
+    assert minibatch_stddev(x[:1], 4).shape == (1, 4, 4, 4)
+
+
+def test_the_discriminator_sees_whether_a_batch_is_varied():
+    # Without the minibatch-stddev layer each logit would depend on its own image only.
+    torch.manual_seed(0)
+    config = GanConfig(**TINY)
+    discriminator = Discriminator(config).eval()  # eval: spectral norm does not update between calls
+    with torch.no_grad():
+        # Large weights, so the stddev channel (after the DCGAN init's tiny ones) clearly matters.
+        discriminator.final.parametrizations.weight.original.normal_(0, 1.0)
+        images = torch.rand(4, 1, 32, 32) * 2 - 1
+        same = discriminator(images[:1].repeat(4, 1, 1, 1))
+        varied = discriminator(images)
+        alone = discriminator(images[:1])
+    assert torch.allclose(same, same[0].expand(4))
+    assert abs(same[0] - varied[0]) > 1e-4  # the same image, judged differently in another batch
+    assert torch.allclose(alone, same[:1], atol=1e-6)  # a batch of one has no spread either
+
+
+def test_r1_penalty_is_finite_and_reaches_the_discriminator():
+    torch.manual_seed(0)
+    config = GanConfig(**TINY)
+    discriminator = Discriminator(config)
+    penalty = r1_penalty(discriminator, torch.rand(4, 1, 32, 32) * 2 - 1)
+    assert penalty.ndim == 0 and torch.isfinite(penalty) and penalty > 0
+    penalty.backward()
+    # Every weight shapes the gradient on the input (the biases of the last layer do not).
+    grads = [p.grad for name, p in discriminator.named_parameters() if "weight" in name]
+    assert len(grads) == 3 + len(discriminator.blocks)  # from_image, blocks, final, head
+    assert all(g is not None and torch.isfinite(g).all() and g.abs().sum() > 0 for g in grads)
+
+
+def test_training_without_r1_runs(phantoms, tmp_path):
+    config = GanConfig(**TINY, max_steps=2, seconds=60, r1_gamma=0.0)
+    progress = torch.load(train(phantoms, config, tmp_path, log=lambda _: None), weights_only=True)["progress"]
+    assert progress["steps"] == 2 and math.isfinite(progress["loss_d"])
+
+
+def test_config_refuses_bad_r1_and_minibatch_values():
+    with pytest.raises(ValueError, match="r1_gamma"):
+        GanConfig(r1_gamma=-1)
+    with pytest.raises(ValueError, match="r1_every"):
+        GanConfig(r1_every=0)
+    with pytest.raises(ValueError, match="mbstd_group"):
+        GanConfig(mbstd_group=0)
+
+
+def test_the_shipped_config_matches_the_shipped_checkpoint():
+    from generation.demo import SHIPPED_CHECKPOINT
+
+    shipped = GanConfig.from_dict(json.loads((SHIPPED_CHECKPOINT.parent / "config.json").read_text()))
+    assert GanConfig.from_dict(torch.load(SHIPPED_CHECKPOINT, weights_only=True)["config"]) == shipped
 
 
 def test_config_refuses_a_size_that_is_not_a_power_of_two():
