@@ -253,6 +253,11 @@ def bench_http(port: int, token: str, warmup: int) -> dict[str, list[float]]:
     try:
         for _ in range(20):
             client.request("GET", "/bench/minimal/")
+        # A scripted reader answers the questionnaire first, as the invitation page would.
+        status, _, body = client.request("POST", f"/api/reader/{token}/start/",
+                                         {"role": "radiologist", "years_experience": 10})
+        if status != 200:
+            raise RuntimeError(f"reader start: HTTP {status}: {body[:300]!r}")
         status, _, body = client.request("GET", f"/api/reader/{token}/")
         if status != 200:
             raise RuntimeError(f"reader state: HTTP {status}: {body[:300]!r}")
