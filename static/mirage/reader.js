@@ -555,6 +555,14 @@
   $("pause").addEventListener("click", togglePause);
   $("resume").addEventListener("click", togglePause);
 
+  // Leaving while an answer is still on its way: the browser asks first (the answer is not yet saved).
+  window.addEventListener("beforeunload", (event) => {
+    if (pendingSends > 0) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+
   // ---------------------------------------------------------------- start
 
   if (!initial.open) {

@@ -29,6 +29,16 @@ def current_trial(page) -> Trial:
     return Trial.objects.get(images__token=image_token)
 
 
+def stored_answers(reader, n: int, timeout: float = 10.0):
+    """The reader's responses once n are in the database (the page shows the next trial before the ack)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while Response.objects.filter(trial__reader=reader).count() < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return list(Response.objects.filter(trial__reader=reader).order_by("trial__index"))
+
+
 def wait_for_new_image(page, previous_src: str | None):
     page.wait_for_function(
         "prev => { const i = document.querySelector('#images img'); return i && i.getAttribute('src') !== prev"
@@ -117,7 +127,50 @@ def test_a_double_key_press_never_creates_a_second_answer_or_skips_a_trial(page,
     page.keyboard.press("r")
     page.keyboard.press("r")
     page.wait_for_function("() => document.getElementById('progress-text').textContent.startsWith('Trial 2')")
+    stored_answers(reader, 1)
     page.reload()
     wait_for_new_image(page, None)
     assert current_trial(page).index == first.index + 1
     assert Response.objects.filter(trial__reader=reader).count() == 1
+
+
+def test_a_0_to_100_confidence_is_asked_and_confirmed_not_filled_in(page, live_server, make_study):
+    study = make_study(confidence_scale="100", trials_per_resolution=2, resolutions=[64])
+    reader = create_reader(study, "Dr. Slider")
+    start(page, live_server, reader)
+    wait_for_new_image(page, None)
+    page.keyboard.press("r")
+    assert page.locator("#confidence").is_visible()
+    page.wait_for_timeout(300)
+    assert Response.objects.filter(trial__reader=reader).count() == 0, "nothing is sent before confirmation"
+    page.locator("#confidence-range").fill("80")
+    page.keyboard.press("Enter")
+    assert [r.confidence for r in stored_answers(reader, 1)] == [80]
+
+
+def test_key_zero_and_out_of_range_keys_never_stop_the_reading(page, live_server, make_study):
+    study = make_study(design="choice", alternatives=2, trials_per_resolution=2, resolutions=[64])
+    reader = create_reader(study, "Dr. Zero")
+    start(page, live_server, reader)
+    page.wait_for_function("() => { const b = document.querySelector('#images button.choice'); return b && !b.disabled; }")
+    page.keyboard.press("0")
+    page.keyboard.press("9")
+    page.wait_for_timeout(300)
+    assert page.locator("#halted").is_hidden()
+    page.keyboard.press("1")
+    assert [r.chosen_position for r in stored_answers(reader, 1)] == [0]
+
+
+def test_pausing_after_a_timed_exposure_never_shows_the_image_again(page, live_server, make_study):
+    study = make_study(exposure_mode="fixed", exposure_ms=200, trials_per_resolution=2, resolutions=[64])
+    reader = create_reader(study, "Dr. Paused")
+    start(page, live_server, reader)
+    page.wait_for_function("() => !document.getElementById('mask').hidden")
+    page.keyboard.press("p")
+    page.wait_for_timeout(200)
+    page.keyboard.press("p")
+    page.wait_for_timeout(300)
+    assert page.locator("#images img").count() == 0, "the exposed image stays hidden after resuming"
+    page.wait_for_function("() => !document.querySelector('#controls button').disabled")
+    page.keyboard.press("s")
+    assert [r.answer for r in stored_answers(reader, 1)] == ["synthetic"]
