@@ -123,3 +123,14 @@ def catch_dir(tmp_path: Path) -> Path:
     write_png(catch / "early.png", np.kron(rng.integers(0, 256, (5, 5)), np.ones((8, 8))).astype(np.uint8))
     write_png(catch / "epoch1" / "sample.png", rng.integers(0, 256, (36, 44), dtype=np.uint8))
     return catch
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """The test machine is shared: one thread is plenty for the tiny networks of the GAN tests."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
