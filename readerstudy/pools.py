@@ -8,6 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from generation.check import check_pool
 from generation.manifest import ManifestError, load_manifest, verify_files
 
 from .models import Pool, PoolImage
@@ -51,9 +52,10 @@ def import_pool(directory: Path, name: str, *, copy: bool = True) -> tuple[Pool,
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(directory / entry["file"], dest)
             staging.rename(target)
+    audit = check_pool(target)  # file-level class differences a reader could use instead of content
     with transaction.atomic():
         pool = Pool.objects.create(
-            name=name, directory=str(target), manifest_sha256=sha,
+            name=name, directory=str(target), manifest_sha256=sha, audit_warnings=list(audit.warnings),
             code_version=str(manifest.get("code_version", "")), settings=manifest.get("settings", {}))
         PoolImage.objects.bulk_create([
             PoolImage(pool=pool, uid=e["id"], source_id=e["source_id"], image_class=e["class"],

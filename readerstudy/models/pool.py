@@ -17,6 +17,9 @@ class Pool(models.Model):
     manifest_sha256 = models.CharField(max_length=64, unique=True)
     code_version = models.CharField(max_length=50, blank=True)
     settings = models.JSONField(default=dict, blank=True)
+    audit_warnings = models.JSONField(
+        default=list, blank=True,
+        help_text="`generation pool check` at import: real/synthetic differences other than content.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

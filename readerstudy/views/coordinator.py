@@ -35,11 +35,12 @@ def dashboard(request):
 @coordinator_required
 def pool_detail(request, pk: int):
     pool = get_object_or_404(Pool, pk=pk)
-    counts = (pool.images.values("resolution", "image_class").annotate(n=Count("id"))
+    counts = (pool.images.values("resolution", "image_class", "role").annotate(n=Count("id"))
               .order_by("resolution", "image_class"))
     table: dict[int, dict[str, int]] = {}
     for row in counts:
-        table.setdefault(row["resolution"], {})[row["image_class"]] = row["n"]
+        column = "catch" if row["role"] == "catch" else row["image_class"]
+        table.setdefault(row["resolution"], {})[column] = row["n"]
     largest = max(table) if table else None
     samples = pool.images.filter(resolution=largest).order_by("image_class", "uid")[:24] if largest else []
     return render(request, "coordinator/pool_detail.html", {"pool": pool, "table": sorted(table.items()),

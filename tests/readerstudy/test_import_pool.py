@@ -46,3 +46,30 @@ def test_a_pool_whose_files_do_not_match_their_hashes_is_refused(small_pool_dir,
 def test_a_directory_without_a_manifest_is_refused_with_a_clear_message(tmp_path, media_root):
     with pytest.raises(CommandError, match="has no manifest.json"):
         call_command("import_pool", str(tmp_path), "--name", "Nothing")
+
+
+def test_a_pool_whose_classes_differ_in_brightness_is_flagged_for_coordinators(tmp_path, media_root, client, alice,
+                                                                                capsys):
+    import numpy as np
+    from PIL import Image
+
+    from generation.pool import build_pool
+
+    rng = np.random.default_rng(1)
+    for cls, level in (("real", 200), ("synthetic", 60)):
+        (tmp_path / cls).mkdir()
+        for i in range(20):
+            pixels = np.clip(rng.normal(level, 20, (64, 64)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / cls / f"{i}.png")
+    build_pool(tmp_path / "real", tmp_path / "synthetic", tmp_path / "pool", resolutions=(32,), workers=1)
+    call_command("import_pool", str(tmp_path / "pool"), "--name", "Biased")
+    pool = Pool.objects.get()
+    assert pool.audit_warnings and any("mean intensity" in w for w in pool.audit_warnings)
+    assert "WARNING:" in capsys.readouterr().out
+    client.force_login(alice)
+    assert "Check before you use this pool" in client.get(f"/coordinator/pools/{pool.pk}/").content.decode()
+
+
+def test_a_balanced_pool_passes_the_audit(small_pool_dir, media_root):
+    call_command("import_pool", str(small_pool_dir), "--name", "Fair")
+    assert Pool.objects.get().audit_warnings == []

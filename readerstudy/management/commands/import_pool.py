@@ -24,3 +24,5 @@ class Command(BaseCommand):
         n = registered.images.count()
         verb = "Imported" if created else "Already imported"
         self.stdout.write(self.style.SUCCESS(f"{verb} pool {registered.name!r} (id {registered.pk}, {n} images)."))
+        for warning in registered.audit_warnings:
+            self.stdout.write(self.style.WARNING(f"WARNING: {warning}"))
