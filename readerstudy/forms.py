@@ -102,3 +102,10 @@ class InviteForm(forms.Form):
         if user is None:
             raise forms.ValidationError(f"No active account is called {username!r}.")
         return user
+
+
+class PowerForm(forms.Form):
+    accuracy = forms.FloatField(min_value=0.01, max_value=0.99, initial=0.6,
+                                label="Expected reader accuracy at a resolution")
+    readers = forms.IntegerField(min_value=1, max_value=10000, label="Readers")
+    icc = forms.FloatField(min_value=0, max_value=0.95, initial=0.05, label="Correlation within a reader (ICC)")

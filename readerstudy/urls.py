@@ -33,6 +33,7 @@ urlpatterns = [
     path("coordinator/studies/<int:pk>/copy/", coordinator.study_copy, name="study-copy"),
     path("coordinator/studies/<int:pk>/status/<str:action>/", coordinator.study_status, name="study-status"),
     path("coordinator/studies/<int:pk>/readers/", coordinator.study_progress, name="study-progress"),
+    path("coordinator/studies/<int:pk>/power/", coordinator.study_power, name="study-power"),
     path("coordinator/studies/<int:pk>/readers/invite/", coordinator.reader_invite, name="reader-invite"),
     path("coordinator/studies/<int:pk>/readers/<int:reader_pk>/<str:action>/", coordinator.reader_action,
          name="reader-action"),

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ..forms import InviteForm, StudyForm
+from ..forms import InviteForm, PowerForm, StudyForm
 from ..models import Pool, PoolImage, Reader, Study, StudyStatus, TrialKind
 from ..roles import coordinator_required
 from ..scheduling import ScheduleError
@@ -192,3 +192,27 @@ def _readers_response(request, study: Study):
         return render(request, "coordinator/_readers.html", {"study": study, "readers": _reader_rows(study),
                                                              "error": error})
     return redirect("study-detail", pk=study.pk)
+
+
+@coordinator_required
+def study_power(request, pk: int):
+    """Power of this design per resolution for an expected accuracy (htmx fragment on the study page)."""
+    from analysis.planning import achieved_power, design_table
+    from analysis.tidy import AnalysisInputError
+
+    study = get_object_or_404(Study, pk=pk)
+    form = PowerForm(request.GET or None, initial={"readers": max(study.readers.count(), 8)})
+    context = {"study": study, "form": form}
+    if study.design == "rating":
+        context["error"] = "A realism rating has no chance level; plan its sample size on the rating comparison."
+    elif form.is_valid():
+        chance = 1 / study.alternatives if study.design == "choice" else 0.5
+        p1, readers, icc = (form.cleaned_data[k] for k in ("accuracy", "readers", "icc"))
+        try:
+            context["power"] = achieved_power(readers, study.trials_per_resolution, p1, chance=chance, icc=icc)
+            table = design_table(p1, chance=chance, icc=icc, trials_per_reader=(study.trials_per_resolution,))
+            context["needed"] = table.to_dict("records")[0]
+        except AnalysisInputError as exc:
+            context["error"] = str(exc)
+        context["chance"] = chance
+    return render(request, "coordinator/_power.html", context)

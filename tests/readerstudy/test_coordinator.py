@@ -146,3 +146,14 @@ def test_a_logged_in_account_reader_must_send_the_csrf_token(study, charlie):
                          content_type="application/json")
     assert forged.status_code == 403
     assert not reader.trials.filter(response__isnull=False).exists()
+
+
+def test_the_study_page_plans_the_sample_size_for_its_design(client, alice, make_study):
+    study = make_study(trials_per_resolution=50)
+    client.force_login(alice)
+    page = client.get(f"/coordinator/studies/{study.pk}/power/?accuracy=0.6&readers=8&icc=0").content.decode()
+    # Cohen (1988) ch. 6, one-sample test of a proportion: h(0.6, 0.5) = 0.2014 needs n = 196 for 80% power
+    # (his table gives 196 for h = 0.2); 8 readers x 50 trials = 400 answers give 98% power.
+    assert "98% power" in page and "<strong>4 readers</strong>" in page
+    bad = client.get(f"/coordinator/studies/{study.pk}/power/?accuracy=1.5&readers=8&icc=0").content.decode()
+    assert "accuracy" in bad and "power" not in bad.split("</form>")[1]
