@@ -18,7 +18,7 @@ class Pool(models.Model):
     code_version = models.CharField(max_length=50, blank=True)
     settings = models.JSONField(default=dict, blank=True)
     audit_warnings = models.JSONField(
-        default=list, blank=True,
+        null=True, blank=True,
         help_text="`generation pool check` at import: real/synthetic differences other than content.")
     created_at = models.DateTimeField(auto_now_add=True)
 
