@@ -4,6 +4,7 @@ from __future__ import annotations
 from django import forms
 
 from .models import Pool, Study
+from .models.study import default_rating_labels, default_resolutions
 
 ROLE_CHOICES = [
     ("radiologist", "Radiologist"), ("resident", "Radiology resident"), ("radiographer", "Radiographer"),
@@ -58,8 +59,9 @@ class LabelsField(forms.CharField):
 
 
 class StudyForm(forms.ModelForm):
-    resolutions = ResolutionsField(help_text="Pixels, comma separated, e.g. 32,64,128,256.")
-    rating_labels = LabelsField(required=False, help_text="Realism scale labels, one per line, lowest first (4 or 5).")
+    resolutions = ResolutionsField(initial=default_resolutions, help_text="Pixels, comma separated, e.g. 32,64,128,256.")
+    rating_labels = LabelsField(required=False, initial=default_rating_labels,
+                                help_text="Realism scale labels, one per line, lowest first (4 or 5).")
 
     class Meta:
         model = Study

@@ -157,3 +157,9 @@ def test_the_study_page_plans_the_sample_size_for_its_design(client, alice, make
     assert "98% power" in page and "<strong>4 readers</strong>" in page
     bad = client.get(f"/coordinator/studies/{study.pk}/power/?accuracy=1.5&readers=8&icc=0").content.decode()
     assert "accuracy" in bad and "power" not in bad.split("</form>")[1]
+
+
+def test_a_new_study_form_starts_from_the_defaults(client, alice, pool):
+    client.force_login(alice)
+    page = client.get("/coordinator/studies/new/").content.decode()
+    assert 'value="32,64,128,256"' in page and "Clearly synthetic" in page
