@@ -6,18 +6,25 @@ from django import template
 register = template.Library()
 
 
+def _number(value) -> float | None:
+    """A figure from the report, or None where the report has none (missing, empty or not a number)."""
+    try:
+        return None if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 @register.filter
 def pct(value) -> str:
-    if value is None:
-        return "—"
-    return f"{100 * float(value):.1f}%"
+    value = _number(value)
+    return "—" if value is None else f"{100 * value:.1f}%"
 
 
 @register.filter
 def pvalue(value) -> str:
+    value = _number(value)
     if value is None:
         return "—"
-    value = float(value)
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 

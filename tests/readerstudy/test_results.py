@@ -93,3 +93,28 @@ def test_the_imrmc_file_has_truth_rows_then_reader_rows(client, bob, answered_st
 def test_an_empty_study_says_so(client, bob, study):
     client.force_login(bob)
     assert "No answers yet." in client.get(f"/results/{study.pk}/").content.decode()
+
+
+@pytest.mark.parametrize("design, extra", [("choice", {"alternatives": 3}), ("rating", {})])
+def test_the_results_page_reports_forced_choice_and_rating_studies(client, bob, make_study, design, extra):
+    study = make_study(design=design, trials_per_resolution=3, resolutions=[64, 96], **extra)
+    for name in ("Ann", "Ben"):
+        reader = invite(study, name)
+        for trial in Trial.objects.filter(reader=reader).order_by("index"):
+            if design == "choice":
+                sub = Submission(trial_token=trial.token, chosen_position=trial.odd_position)
+            else:
+                sub = Submission(trial_token=trial.token, rating=4 if trial.truth == "real" else 2)
+            submit_response(reader, sub)
+    client.force_login(bob)
+    page = client.get(f"/results/{study.pk}/")
+    assert page.status_code == 200
+    report = client.get(f"/api/studies/{study.pk}/report/").json()
+    rows = report["designs"][design]["by_resolution"]
+    assert {row["resolution"] for row in rows} == {64, 96}
+    if design == "choice":
+        assert all(row["accuracy"] == 1.0 and abs(row["chance"] - 1 / 3) < 1e-9 for row in rows)
+        assert "33.3%" in page.content.decode()
+    else:  # every real image rated above every synthetic one: AUC 1
+        assert all(row["n"] == 6 and "AUC" in row["measure"] and row["accuracy"] == 1.0 for row in rows)
+        assert "rating AUC" in page.content.decode()
