@@ -62,7 +62,14 @@ def report_html(request, pk: int):
 
 @analyst_required
 def imrmc(request, pk: int):
+    from analysis.tidy import AnalysisInputError
+
     study = get_object_or_404(Study, pk=pk)
-    response = HttpResponse(study_imrmc(study), content_type="text/plain; charset=utf-8")
+    try:
+        text = study_imrmc(study)
+    except AnalysisInputError as exc:
+        return HttpResponse(f"No iMRMC file for this study: {exc}", content_type="text/plain; charset=utf-8",
+                            status=400)
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="mirage-study-{study.pk}.imrmc"'
     return response

@@ -109,6 +109,13 @@ def test_the_results_page_reports_forced_choice_and_rating_studies(client, bob, 
     client.force_login(bob)
     page = client.get(f"/results/{study.pk}/")
     assert page.status_code == 200
+    for download in ("responses.csv", "report.json", "report.html"):
+        assert client.get(f"/results/{study.pk}/{download}").status_code == 200, download
+    imrmc = client.get(f"/results/{study.pk}/study.imrmc")
+    if design == "choice":  # no per-image score to export: explained, not a server error
+        assert imrmc.status_code == 400 and "No iMRMC file" in imrmc.content.decode()
+    else:
+        assert imrmc.status_code == 200 and "BEGIN DATA:" in imrmc.content.decode()
     report = client.get(f"/api/studies/{study.pk}/report/").json()
     rows = report["designs"][design]["by_resolution"]
     assert {row["resolution"] for row in rows} == {64, 96}
