@@ -125,3 +125,22 @@ def test_the_results_page_reports_forced_choice_and_rating_studies(client, bob, 
     else:  # every real image rated above every synthetic one: AUC 1
         assert all(row["n"] == 6 and "AUC" in row["measure"] and row["accuracy"] == 1.0 for row in rows)
         assert "rating AUC" in page.content.decode()
+
+
+def test_a_timed_staircase_study_reports_hype_figures(client, bob, make_study):
+    study = make_study(exposure_mode="staircase", exposure_ms=500, trials_per_resolution=4, resolutions=[64, 96])
+    for name in ("Ann", "Ben"):
+        reader = invite(study, name)
+        for i, trial in enumerate(Trial.objects.filter(reader=reader).order_by("index")):
+            state = client.get(f"/api/reader/{reader.token}/").json()["trials"][0]
+            assert state["token"] == trial.token
+            truth = trial.truth
+            answer = truth if i % 3 else ("real" if truth == "synthetic" else "synthetic")
+            submit_response(reader, Submission(trial_token=trial.token, answer=answer,
+                                               client_exposure_ms=float(state["exposure_ms"])))
+    client.force_login(bob)
+    assert client.get(f"/results/{study.pk}/").status_code == 200
+    report = client.get(f"/api/studies/{study.pk}/report/").json()
+    single = report["designs"]["single"]
+    assert single["hype_infinity"] and {"real_error_rate", "fake_error_rate"} <= set(single["hype_infinity"][0])
+    assert any(key.startswith("hype_time") or key == "thresholds" for key in single), sorted(single)
