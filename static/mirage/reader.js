@@ -507,7 +507,9 @@
       chooseAnswer(key === "r" ? "real" : "synthetic");
       return;
     }
-    if (display.design === "choice" && (key === "arrowleft" || key === "arrowright") && accepting) {
+    // Arrows move between the images until one is chosen; after that they belong to the confidence slider.
+    if (display.design === "choice" && (key === "arrowleft" || key === "arrowright") && accepting &&
+        choice.position === null) {
       event.preventDefault();
       const n = current.images.length;
       const start = highlight === null ? (key === "arrowright" ? -1 : n) : highlight;
