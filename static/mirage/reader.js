@@ -339,7 +339,10 @@
         response = null;
       }
       if (response && response.ok) {
-        feedback.classList.remove("warning");
+        if (feedback.classList.contains("warning")) {
+          feedback.classList.remove("warning");
+          feedback.textContent = "Connection restored: your answers are saved.";
+        }
         return response.json();
       }
       if (response && response.status >= 400 && response.status < 500) {

@@ -29,13 +29,18 @@ def current_trial(page) -> Trial:
     return Trial.objects.get(images__token=image_token)
 
 
-def stored_answers(reader, n: int, timeout: float = 10.0):
-    """The reader's responses once n are in the database (the page shows the next trial before the ack)."""
+def stored_answers(reader, n: int, timeout: float = 10.0, page=None):
+    """The reader's responses once n are in the database (the page shows the next trial before the ack).
+
+    Pass the page when it has route handlers: they run only while Playwright has control."""
     import time
 
     deadline = time.monotonic() + timeout
     while Response.objects.filter(trial__reader=reader).count() < n and time.monotonic() < deadline:
-        time.sleep(0.05)
+        if page is not None:
+            page.wait_for_timeout(50)
+        else:
+            time.sleep(0.05)
     return list(Response.objects.filter(trial__reader=reader).order_by("trial__index"))
 
 
@@ -174,3 +179,26 @@ def test_pausing_after_a_timed_exposure_never_shows_the_image_again(page, live_s
     page.wait_for_function("() => !document.querySelector('#controls button').disabled")
     page.keyboard.press("s")
     assert [r.answer for r in stored_answers(reader, 1)] == ["synthetic"]
+
+
+def test_a_lost_connection_is_retried_until_the_answer_is_stored_once(page, live_server, study):
+    reader = create_reader(study, "Dr. Offline")
+    start(page, live_server, reader)
+    failures = {"left": 2}
+
+    def flaky(route):
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/responses/", flaky)
+    wait_for_new_image(page, None)
+    first = current_trial(page)
+    page.keyboard.press("r")
+    page.wait_for_function("() => /Connection lost/.test(document.getElementById('feedback').textContent)")
+    answers = stored_answers(reader, 1, timeout=15, page=page)
+    assert [(a.trial_id, a.answer) for a in answers] == [(first.pk, "real")]
+    assert failures["left"] == 0
+    page.wait_for_function("() => !/Connection lost/.test(document.getElementById('feedback').textContent)")
