@@ -38,6 +38,8 @@ def to_square(pixels: np.ndarray, crop: str = "center") -> np.ndarray:
 
 def resample(pixels: np.ndarray, size: int) -> np.ndarray:
     """Resize a square float image to size x size with Lanczos (antialiased)."""
+    if pixels.shape == (size, size):
+        return np.array(pixels, dtype=np.float32)  # Pillow returns an unfiltered copy at the same size too
     image = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.float32))
     return np.asarray(image.resize((size, size), Image.Resampling.LANCZOS), dtype=np.float32)
 

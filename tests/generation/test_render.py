@@ -74,3 +74,14 @@ def test_render_makes_each_resolution_and_equal_inputs_give_equal_bytes():
         with Image.open(io.BytesIO(data)) as image:
             assert image.size == (size, size)
     assert render(pixels.copy(), [8, 16, 64]) == first
+
+
+def test_an_image_already_at_the_target_size_is_passed_through_exactly_as_pillow_would():
+    import numpy as np
+    from PIL import Image
+
+    from generation.render import resample
+
+    pixels = np.random.default_rng(3).random((48, 48)).astype(np.float32)
+    expected = np.asarray(Image.fromarray(pixels).resize((48, 48), Image.Resampling.LANCZOS))
+    assert np.array_equal(resample(pixels, 48), expected)
