@@ -9,10 +9,13 @@ Grey levels:
 - DICOM: modality LUT (rescale slope/intercept), then the VOI LUT or window
   stored in the file (``window="auto"``; without either, the image's own
   min..max), or a named preset / custom ``"W,L"`` window. MONOCHROME1 is
-  inverted so that bright always means high signal.
+  inverted so that bright always means high signal. In enhanced multi-frame
+  files the rescale and window of each frame's functional group (else the
+  shared group) are used. An invalid stored window is refused.
 - PNG/JPEG/TIFF are display images and are taken as stored: 8 bit / 255,
   16 bit / 65535; 32-bit integer and float images use their own min..max.
   Windows apply to DICOM only.
+- Images with NaN or infinite values are refused.
 - Colour images are refused ("RGB image in a grayscale pool") or converted with
   the ITU-R BT.601 luma weights, as ``color`` says. An RGB image whose three
   channels are identical is grayscale and accepted either way.
@@ -20,6 +23,7 @@ Grey levels:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import warnings
 from dataclasses import dataclass
@@ -155,7 +159,7 @@ def decode_dicom(path: Path, options: DecodeOptions) -> list[Frame]:
     frames = []
     for index in indices:
         raw = _dicom_pixels(ds, index if n_frames > 1 else None)
-        pixels = _dicom_to_unit(raw, ds, options)
+        pixels = _dicom_to_unit(raw, _frame_view(ds, index), options)
         frames.append(Frame(pixels, index if n_frames > 1 else None))
     return frames
 
@@ -166,6 +170,70 @@ def _frame_indices(n_frames: int, frames: str) -> list[int]:
     if frames == "middle":
         return [n_frames // 2]
     return [0]
+
+
+def _frame_view(ds: Dataset, index: int) -> Dataset:
+    """The dataset as pydicom's LUT functions should see it for frame `index`.
+
+    Enhanced multi-frame objects keep rescale (Pixel Value Transformation
+    Sequence) and window (Frame VOI LUT Sequence) in functional groups, which
+    pydicom's `apply_modality_lut` and `apply_windowing` do not read. Each set
+    is taken whole from the frame's own group, else the shared group, else the
+    top level (the file unchanged). `ds` itself is never modified.
+    """
+    groups = []
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if per_frame and index < len(per_frame):
+        groups.append(per_frame[index])
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    if shared:
+        groups.append(shared[0])
+    rescale = _group_item(groups, "PixelValueTransformationSequence", ("RescaleSlope", "RescaleIntercept"))
+    window = _group_item(groups, "FrameVOILUTSequence", ("WindowCenter", "WindowWidth"))
+    if rescale is None and window is None:
+        return ds
+    view = _flat_copy(ds)
+    if rescale is not None:
+        _take(view, rescale, ("RescaleSlope", "RescaleIntercept", "RescaleType"))
+        if "ModalityLUTSequence" in view:
+            del view.ModalityLUTSequence  # the frame's rescale is the modality transform
+    if window is not None:
+        _take(view, window, ("WindowCenter", "WindowWidth", "VOILUTFunction"))
+        if "VOILUTSequence" in view:
+            del view.VOILUTSequence  # the frame's own window wins over a top-level LUT
+    return view
+
+
+def _group_item(groups: list[Dataset], sequence: str, required: tuple[str, ...]) -> Dataset | None:
+    """First item of `sequence` in the first group that has it with `required` values."""
+    for group in groups:
+        items = group.get(sequence)
+        if items and all(items[0].get(key) is not None for key in required):
+            return items[0]
+    return None
+
+
+def _take(view: Dataset, item: Dataset, keys: tuple[str, ...]) -> None:
+    """Replace `keys` in `view` by those of `item` (absent in `item`: removed)."""
+    for key in keys:
+        if key in view:
+            delattr(view, key)
+        if key in item:
+            view.add(copy.deepcopy(item[key]))
+
+
+def _flat_copy(ds: Dataset) -> Dataset:
+    """A new top-level dataset holding the same elements as `ds`.
+
+    Replacing or deleting an element of the copy leaves `ds` untouched (unlike
+    ``copy.copy(ds)`` or ``Dataset(ds)``, which share the element dictionary).
+    """
+    view = Dataset()
+    for element in ds:
+        view.add(element)
+    if hasattr(ds, "file_meta"):
+        view.file_meta = ds.file_meta  # LUT data stored as OW needs the byte order
+    return view
 
 
 def _dicom_pixels(ds: Dataset, index: int | None) -> np.ndarray:
@@ -191,6 +259,7 @@ def _dicom_to_unit(raw: np.ndarray, ds: Dataset, options: DecodeOptions) -> np.n
         top = 2 ** int(ds.get("BitsStored", 8)) - 1
         return _gray_from_rgb(raw, top, options.color)
     values = apply_modality_lut(raw, ds)
+    _require_finite(values)
     unit = _apply_window(values, ds, options.window)
     if photometric == "MONOCHROME1":
         unit = 1.0 - unit
@@ -210,10 +279,35 @@ def _apply_window(values: np.ndarray, ds: Dataset, window: Window) -> np.ndarray
     if _has_voi_lut(ds):
         if np.issubdtype(values.dtype, np.floating) and np.array_equal(values, np.round(values)):
             values = values.astype(np.int64)  # the LUT indexes integer values
-        return _scaled_output(apply_voi, values, ds)
+        lut_ds = _voi_lut_view(ds)
+        entries, first = _lut_range(lut_ds)
+        # Values outside the LUT map to its first/last entry anyway; clipping first
+        # keeps pydicom's unsigned index array (uint16 at most) from wrapping.
+        values = np.clip(values, first, first + entries - 1)
+        return _scaled_output(apply_voi, values, lut_ds)
     if ds.get("WindowCenter") is not None and ds.get("WindowWidth") is not None:
-        return _scaled_output(apply_windowing, values, ds)
+        _check_stored_window(ds)
+        try:
+            return _scaled_output(apply_windowing, values, ds)
+        except (ValueError, AttributeError) as exc:  # anything _check_stored_window missed
+            raise DecodeError(f"DICOM window cannot be applied ({exc})") from None
     return _min_max(values)
+
+
+def _check_stored_window(ds: Dataset) -> None:
+    """Refuse a stored window that pydicom's `apply_windowing` cannot apply,
+    with a reason a person understands (pydicom raises a bare ValueError)."""
+    element = ds["WindowWidth"]
+    width = element.value[0] if element.VM > 1 else element.value
+    try:
+        width = float(width)
+    except (TypeError, ValueError):
+        raise DecodeError(f"DICOM window width is not a number (found {width!r})") from None
+    if not width > 0:
+        raise DecodeError(f"DICOM window width must be positive (found {width:g})")
+    function = str(ds.get("VOILUTFunction") or "LINEAR").strip().upper()
+    if function == "LINEAR" and width < 1:
+        raise DecodeError(f"DICOM window width must be at least 1 for a LINEAR window (found {width:g})")
 
 
 def _has_voi_lut(ds: Dataset) -> bool:
@@ -224,13 +318,43 @@ def _has_voi_lut(ds: Dataset) -> bool:
     return item.get("LUTDescriptor") is not None and item.get("LUTData") is not None
 
 
+def _lut_range(ds: Dataset) -> tuple[int, int]:
+    """(number of entries, first mapped value) of the first VOI LUT."""
+    descriptor = ds.VOILUTSequence[0].LUTDescriptor
+    return int(descriptor[0]) or 2**16, int(descriptor[1])
+
+
+def _voi_lut_view(ds: Dataset) -> Dataset:
+    """`ds`, or a copy whose VOI LUT declares 16 bits per entry where it declares 8.
+
+    pydicom 3.0.2's `apply_voi` builds its index array in the dtype of the LUT
+    entries, so an 8-bit LUT with more than 256 entries wraps its indices
+    (a sawtooth). 8-bit LUT data (values <= 255) read as 16-bit entries is the
+    same mapping; `_scaled_output` rescales by the probed output range anyway.
+    """
+    item = ds.VOILUTSequence[0]
+    descriptor = item["LUTDescriptor"]
+    if int(descriptor.value[2]) != 8:
+        return ds
+    wide = _flat_copy(item)
+    wide.add_new(descriptor.tag, descriptor.VR, [int(descriptor.value[0]), int(descriptor.value[1]), 16])
+    view = _flat_copy(ds)
+    # a new element: assigning to view.VOILUTSequence would change the one `ds` shares
+    view.add_new(0x00283010, "SQ", [wide, *ds.VOILUTSequence[1:]])
+    return view
+
+
+def _require_finite(values: np.ndarray) -> None:
+    if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+        raise DecodeError("image contains NaN or infinite values")
+
+
 def _scaled_output(voi_function, values: np.ndarray, ds: Dataset) -> np.ndarray:
     """Apply `voi_function` and scale by its full output range, found by
     probing the function itself so its range conventions stay pydicom's."""
     out = np.asarray(voi_function(values, ds), dtype=np.float64)
     if voi_function is apply_voi:
-        item = ds.VOILUTSequence[0]
-        entries, first = int(item.LUTDescriptor[0]) or 2**16, int(item.LUTDescriptor[1])
+        entries, first = _lut_range(ds)
         probe = np.arange(first, first + entries, dtype=np.int64)
     else:
         probe = np.array([-1e30, 1e30])
@@ -293,7 +417,9 @@ def _raster_to_unit(image: Image.Image, color: str) -> np.ndarray:
     if mode.startswith("I;16"):
         return (np.asarray(image, dtype=np.float64) / 65535.0).astype(np.float32)
     if mode in ("I", "F"):
-        return _min_max(np.asarray(image)).astype(np.float32)
+        values = np.asarray(image)
+        _require_finite(values)
+        return _min_max(values).astype(np.float32)
     if mode in ("RGB", "RGBA", "RGBX", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
         return _gray_from_rgb(np.asarray(image.convert("RGB")), 255.0, color)
     raise DecodeError(f"unsupported image mode {mode}: save it as 8- or 16-bit grayscale")

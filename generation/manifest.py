@@ -136,6 +136,9 @@ def verify_files(pool_dir: str | Path, manifest: dict) -> list[str]:
         except FileNotFoundError:
             problems.append(f"{image['file']}: file is missing")
             continue
+        except OSError as exc:  # a folder in its place, no permission, an I/O error
+            problems.append(f"{image['file']}: cannot be read ({exc.strerror or type(exc).__name__})")
+            continue
         if hashlib.sha256(data).hexdigest() != image["sha256"]:
             problems.append(f"{image['file']}: sha256 does not match the manifest (file changed or damaged)")
             continue

@@ -190,3 +190,129 @@ def test_parse_window_names_and_errors():
         parse_window("liver")
     with pytest.raises(ValueError, match="at least 1"):
         parse_window("0,40")
+
+
+def test_an_8_bit_voi_lut_with_more_than_256_entries_is_not_a_sawtooth(tmp_path, write_dicom):
+    # pydicom 3.0.2 indexes an 8-bit LUT with uint8, wrapping at 256 entries
+    stored = np.arange(4096, dtype=np.uint16).reshape(64, 64)
+    lut = Dataset()
+    lut.add_new("LUTDescriptor", "US", [4096, 0, 8])
+    lut.add_new("LUTData", "US", [v // 16 for v in range(4096)])
+    path = write_dicom(tmp_path / "lut8.dcm", stored, VOILUTSequence=Sequence([lut]))
+    pixels = only_frame(path).ravel()
+    assert np.all(np.diff(pixels) >= 0)
+    np.testing.assert_allclose(pixels, (np.arange(4096) // 16) / 255.0, atol=1e-6)
+    assert pydicom.dcmread(path).VOILUTSequence[0].LUTDescriptor == [4096, 0, 8]
+
+
+def test_voi_lut_input_beyond_16_bits_maps_to_the_last_entry(tmp_path, write_dicom):
+    # after rescale 32773 -> 65546, which pydicom's uint16 index would wrap to 10
+    lut = Dataset()
+    lut.add_new("LUTDescriptor", "US", [4096, 0, 16])
+    lut.add_new("LUTData", "US", list(range(4096)))
+    stored = np.array([[0, 1000, 32773]], dtype=np.uint16)
+    path = write_dicom(tmp_path / "big.dcm", stored, VOILUTSequence=Sequence([lut]),
+                       RescaleSlope=2, RescaleIntercept=0)
+    np.testing.assert_allclose(only_frame(path), [[0.0, 2000 / 4095, 1.0]], atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_float_tiff_with_nan_or_infinity_is_rejected(tmp_path, bad):
+    values = np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4)
+    values[1, 2] = bad
+    Image.fromarray(values, mode="F").save(tmp_path / "f.tif")
+    with pytest.raises(DecodeError, match="^image contains NaN or infinite values$"):
+        decode_file(tmp_path / "f.tif")
+    values[1, 2] = 0.5
+    Image.fromarray(values, mode="F").save(tmp_path / "ok.tif")
+    assert np.isfinite(only_frame(tmp_path / "ok.tif")).all()
+
+
+def test_float_dicom_with_nan_is_rejected(tmp_path, write_dicom):
+    path = write_dicom(tmp_path / "f.dcm", np.zeros((4, 4), dtype=np.uint16))
+    ds = pydicom.dcmread(path)
+    values = np.linspace(-1, 1, 16, dtype=np.float32).reshape(4, 4)
+    del ds.PixelData
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 32, 32, 31
+    del ds.PixelRepresentation  # not used with Float Pixel Data
+    ds.FloatPixelData = values.tobytes()
+    ds.save_as(path)
+    np.testing.assert_allclose(only_frame(path), (values + 1) / 2, atol=1e-6)
+    values[0, 0] = np.nan
+    ds.FloatPixelData = values.tobytes()
+    ds.save_as(path)
+    with pytest.raises(DecodeError, match="^image contains NaN or infinite values$"):
+        decode_file(path)
+
+
+@pytest.mark.parametrize(
+    ("width", "function", "reason"),
+    [
+        (0, None, r"DICOM window width must be positive \(found 0\)"),
+        (-40, None, r"DICOM window width must be positive \(found -40\)"),
+        (0, "SIGMOID", r"DICOM window width must be positive \(found 0\)"),
+        (0.5, None, r"DICOM window width must be at least 1 for a LINEAR window \(found 0.5\)"),
+    ],
+)
+def test_an_invalid_stored_window_is_a_decode_error(tmp_path, write_dicom, width, function, reason):
+    extra = {"VOILUTFunction": function} if function else {}
+    path = write_dicom(tmp_path / "w.dcm", np.array([[0, 100, 200]], dtype=np.uint16),
+                       WindowCenter=100, WindowWidth=width, **extra)
+    with pytest.raises(DecodeError, match=f"^{reason}$"):
+        decode_file(path)
+    assert only_frame(path, window="400,40").shape == (1, 3)  # an explicit window still works
+
+
+def test_an_unknown_stored_window_function_is_a_decode_error(tmp_path, write_dicom):
+    path = write_dicom(tmp_path / "w.dcm", np.array([[0, 100, 200]], dtype=np.uint16),
+                       WindowCenter=100, WindowWidth=50, VOILUTFunction="CUBIC")
+    with pytest.raises(DecodeError, match="^DICOM window cannot be applied .*CUBIC"):
+        decode_file(path)
+
+
+def enhanced_ct(tmp_path, write_dicom):
+    """Two frames of HU -1000..1000 stored as 0..2000: the intercept is in the
+    shared functional group, each frame's window in its per-frame group."""
+    ramp = np.tile(np.arange(0, 2001, 40, dtype=np.uint16), (3, 1))
+    rescale = Dataset()
+    rescale.RescaleIntercept, rescale.RescaleSlope, rescale.RescaleType = -1000, 1, "HU"
+    shared = Dataset()
+    shared.PixelValueTransformationSequence = Sequence([rescale])
+    per_frame = []
+    for center, width in [(40, 400), (-600, 1500)]:
+        window = Dataset()
+        window.WindowCenter, window.WindowWidth = center, width
+        group = Dataset()
+        group.FrameVOILUTSequence = Sequence([window])
+        per_frame.append(group)
+    path = write_dicom(tmp_path / "enhanced.dcm", np.stack([ramp, ramp]),
+                       SharedFunctionalGroupsSequence=Sequence([shared]),
+                       PerFrameFunctionalGroupsSequence=Sequence(per_frame))
+    return path, ramp.astype(np.float64) - 1000.0
+
+
+def linear_window(hu, center, width):
+    return np.clip((hu - (center - 0.5)) / (width - 1) + 0.5, 0, 1)  # DICOM LINEAR
+
+
+def test_enhanced_functional_groups_give_each_frame_its_rescale_and_window(tmp_path, write_dicom):
+    path, hu = enhanced_ct(tmp_path, write_dicom)
+    first, second = decode_file(path, make_options(frames="all"))
+    np.testing.assert_allclose(first.pixels, linear_window(hu, 40, 400), atol=1e-5)
+    np.testing.assert_allclose(second.pixels, linear_window(hu, -600, 1500), atol=1e-5)
+    # a preset applies to the HU from the shared rescale
+    np.testing.assert_allclose(only_frame(path, window="bone"), linear_window(hu, 300, 1500), atol=1e-5)
+    assert "RescaleIntercept" not in pydicom.dcmread(path)  # the file is read, not changed
+
+
+def test_a_per_frame_rescale_wins_over_shared_and_top_level(tmp_path, write_dicom):
+    path, hu = enhanced_ct(tmp_path, write_dicom)
+    ds = pydicom.dcmread(path)
+    ds.RescaleIntercept, ds.RescaleSlope = 5000, 1  # top level: overridden
+    own = Dataset()
+    own.RescaleIntercept, own.RescaleSlope = -500, 1
+    ds.PerFrameFunctionalGroupsSequence[1].PixelValueTransformationSequence = Sequence([own])
+    ds.save_as(path)
+    first, second = decode_file(path, make_options(frames="all"))
+    np.testing.assert_allclose(first.pixels, linear_window(hu, 40, 400), atol=1e-5)
+    np.testing.assert_allclose(second.pixels, linear_window(hu + 500, -600, 1500), atol=1e-5)

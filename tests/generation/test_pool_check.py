@@ -172,3 +172,12 @@ def test_invalid_roles_are_refused(pool):
     rewrite_manifest(pool, real_catch)
     with pytest.raises(ManifestError, match="a catch image must be of class 'synthetic', not 'real'"):
         load_manifest(pool)
+
+
+def test_a_listed_file_that_cannot_be_read_is_a_problem_not_a_crash(pool):
+    images = load_manifest(pool)["images"]
+    (pool / images[0]["file"]).unlink()
+    (pool / images[0]["file"]).mkdir()  # a folder where the PNG should be
+    problems = verify_files(pool, load_manifest(pool))
+    assert problems == [f"{images[0]['file']}: cannot be read (Is a directory)"]
+    assert f"{images[0]['file']}: cannot be read (Is a directory)" in check_pool(pool).errors
