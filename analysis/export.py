@@ -41,8 +41,12 @@ def mrmc_scores(df: pd.DataFrame) -> pd.DataFrame:
     ``truth`` is 1 for synthetic images; ``modality`` is the resolution.  The
     score is higher for "more likely synthetic":
 
-    * single design with confidence ``c`` (1..C): ``C + c`` when the answer
-      was synthetic, ``C + 1 - c`` when it was real (an ordinal 1..2C scale);
+    * single design with confidence ``c`` (0..C or 1..C, C the highest confidence
+      seen): ``C + 1 + c`` when the answer was synthetic, ``C - c`` when it was
+      real.  Every "synthetic" answer thus scores above every "real" answer
+      (``C + 1 + c >= C + 1 > C >= C - c`` for any ``0 <= c <= C``), and within an
+      answer the confidence orders the scores: sure synthetic > unsure synthetic >
+      unsure real > sure real, on the web app's 1-5 and 0-100 scales alike;
     * single design without confidence: the binary answer (synthetic = 1);
     * rating design (realism ``r``): ``max(r) + 1 - r``.
 
@@ -59,7 +63,7 @@ def mrmc_scores(df: pd.DataFrame) -> pd.DataFrame:
             score = said_synthetic.astype(float)
         else:
             top = confidence.max()
-            score = np.where(said_synthetic, top + confidence, top + 1 - confidence)
+            score = np.where(said_synthetic, top + 1 + confidence, top - confidence)
         parts.append(pd.DataFrame({"reader": single["reader"].astype(str).to_numpy(),
                                    "case": single["case"].astype(str).to_numpy(),
                                    "modality": single["resolution"].to_numpy(),

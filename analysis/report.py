@@ -154,33 +154,76 @@ def _signed_confidence(data: pd.DataFrame) -> pd.Series:
     return pd.Series(sign * data["confidence"].to_numpy(float), index=data.index)
 
 
-def _roc_single(data: pd.DataFrame) -> pd.DataFrame:
+def _per_group(data: pd.DataFrame, key: str, compute, *, figures, section: str, notes: list[str],
+               label: str = "resolution") -> pd.DataFrame:
+    """One row per value of `key`: ``compute(part)``'s dict of figures, computed group by group.
+
+    A group whose input cannot be analysed (``ValueError``, e.g. one class only or a
+    single reader) becomes a row with NaN in every column of `figures` (None in the
+    report) and a footnote naming the group and the reason; the other groups are kept.
+    """
     rows = []
-    for resolution, part in data.groupby("resolution", sort=True):
+    for value, part in data.groupby(key, sort=True, observed=True):
+        try:
+            rows.append({label: value, **compute(part)})
+        except ValueError as error:
+            notes.append(f"{section}: {label} {value} not computed ({' '.join(str(error).split())}).")
+            rows.append({label: value, **{name: np.nan for name in figures}})
+    return pd.DataFrame(rows, columns=[label, *figures])
+
+
+def _roc_single(data: pd.DataFrame, *, notes: list[str], section: str = "single.roc") -> pd.DataFrame:
+    def compute(part):
         result = delong((part["truth"] == "synthetic").to_numpy().astype(int), _signed_confidence(part))
-        rows.append({"resolution": resolution, "n": len(part), **result})
-    return pd.DataFrame(rows)
+        return {"n": len(part), **result}
+
+    table = _per_group(data, "resolution", compute, figures=["n", "auc", "se", "ci_low", "ci_high"],
+                       section=section, notes=notes)
+    table["n"] = data.groupby("resolution", sort=True, observed=True).size().to_numpy()
+    return table
 
 
-def _mrmc_by_resolution(data: pd.DataFrame) -> pd.DataFrame:
+def _mrmc_by_resolution(data: pd.DataFrame, *, notes: list[str], section: str = "single.mrmc") -> pd.DataFrame:
     """Reader-averaged AUC per resolution with the OR/Hillis random-reader interval."""
-    rows = []
-    for resolution, part in mrmc_scores(data).groupby("modality", sort=True):
+    def compute(part):
         result = or_analysis(part, fom="auc")
         single = result.single.iloc[0]
-        rows.append({"resolution": resolution, "n_readers": len(result.readers),
-                     "n_cases": result.n_signal + result.n_noise, "auc": single["estimate"],
-                     "se": single["se"], "df": single["df"], "ci_low": single["ci_low"],
-                     "ci_high": single["ci_high"]})
-    return pd.DataFrame(rows)
+        return {"n_readers": len(result.readers), "n_cases": result.n_signal + result.n_noise,
+                "auc": single["estimate"], "se": single["se"], "df": single["df"],
+                "ci_low": single["ci_low"], "ci_high": single["ci_high"]}
+
+    scores = mrmc_scores(data)
+    table = _per_group(scores, "modality", compute,
+                       figures=["n_readers", "n_cases", "auc", "se", "df", "ci_low", "ci_high"],
+                       section=section, notes=notes)
+    grouped = scores.groupby("modality", sort=True, observed=True)
+    table["n_readers"] = grouped["reader"].nunique().to_numpy()
+    table["n_cases"] = grouped["case"].nunique().to_numpy()
+    return table
 
 
-def _kappa_by_resolution(data: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for resolution, part in data.groupby("resolution", sort=True):
-        result = fleiss_kappa(part[["reader", "case", "answer"]].astype(str))
-        rows.append({"resolution": resolution, **result})
-    return pd.DataFrame(rows)
+KAPPA_FIGURES = ["kappa", "se", "z", "p_value", "n_items", "n_raters", "n_items_dropped"]
+
+
+def _kappa_by_resolution(data: pd.DataFrame, *, notes: list[str],
+                         section: str = "single.fleiss_kappa") -> pd.DataFrame:
+    table = _per_group(data, "resolution",
+                       lambda part: fleiss_kappa(part[["reader", "case", "answer"]].astype(str)),
+                       figures=KAPPA_FIGURES, section=section, notes=notes)
+    counts = ["n_items", "n_raters", "n_items_dropped"]
+    table[counts] = table[counts].astype("Int64")  # counts stay integers next to a row without figures
+    return table
+
+
+def _dprime(data: pd.DataFrame, *, by: str, notes: list[str], where: str) -> pd.DataFrame:
+    """`dprime_table` per group; a group without both classes is a row without d' plus a footnote."""
+    table = dprime_table(data, by=[by], incomplete="nan")
+    for value, n_signal, n_noise in zip(table[by], table["n_signal"], table["n_noise"]):
+        lacking = [name for count, name in ((n_signal, "synthetic"), (n_noise, "real")) if count == 0]
+        if lacking:
+            notes.append(f"{where}: {by} {value} not computed (no {' or '.join(map(repr, lacking))} "
+                         "images; d' needs both classes).")
+    return table
 
 
 def _rating_rows(data: pd.DataFrame) -> pd.DataFrame:
@@ -209,18 +252,20 @@ def _single_design(data, run: _Sections, *, n_boot, seed, interim, alpha) -> dic
         "fool_rates": run.table("single.fool_rates", proportions.fool_rates, data),
     }
     answered = data[data["answer"] != "empty"]
-    out["d_prime"] = run.table("single.d_prime", dprime_table, answered, by=["resolution"])
-    out["d_prime_per_reader"] = run.table("single.d_prime_per_reader", dprime_table, answered, by=["reader"])
-    out["fleiss_kappa"] = run.table("single.fleiss_kappa", _kappa_by_resolution, answered)
+    out["d_prime"] = run.table("single.d_prime", _dprime, answered, by="resolution", notes=run.notes,
+                               where="single.d_prime")
+    out["d_prime_per_reader"] = run.table("single.d_prime_per_reader", _dprime, answered, by="reader",
+                                          notes=run.notes, where="single.d_prime_per_reader")
+    out["fleiss_kappa"] = run.table("single.fleiss_kappa", _kappa_by_resolution, answered, notes=run.notes)
     out["hype_infinity"] = run.table("single.hype_infinity", designs.hype_infinity, data, alpha=alpha)
     if data["exposure_ms"].notna().any():
         out["hype_time"] = run.table("single.hype_time", designs.hype_time, data, alpha=alpha)
     if answered["confidence"].notna().all() and len(answered):
-        out["roc"] = run.table("single.roc", _roc_single, answered)
+        out["roc"] = run.table("single.roc", _roc_single, answered, notes=run.notes)
         run.notes.append("single.roc pools all readers' answers (score: +confidence for 'synthetic', -confidence "
                          "for 'real') and treats them as independent; single.mrmc gives the reader-random "
                          "(Obuchowski-Rockette, Hillis df) interval of the reader-averaged AUC.")
-        out["mrmc"] = run.table("single.mrmc", _mrmc_by_resolution, answered)
+        out["mrmc"] = run.table("single.mrmc", _mrmc_by_resolution, answered, notes=run.notes)
     else:
         run.notes.append("single: no ROC/AUC or MRMC: confidence was not recorded for every answer.")
     out.update(_models(data, run, "single", n_boot=n_boot, seed=seed, interim=interim, alpha=alpha))

@@ -36,7 +36,7 @@ def _truth_array(truth) -> np.ndarray:
     if values.ndim != 1 or values.size == 0:
         raise ValueError("truth must be a non-empty one-dimensional array of 0/1 labels.")
     if values.dtype == bool:
-        return values
+        values = values.astype(int)  # booleans are 0/1 labels: the one-class check below applies
     if not np.isin(values, [0, 1]).all():
         bad = sorted({str(v) for v in values[~np.isin(values, [0, 1])]})[:5]
         raise ValueError(f"truth must hold only 0 (noise) and 1 (signal); found {bad}.")

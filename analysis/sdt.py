@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import integrate, optimize, special, stats
 
 CORRECTIONS = ("loglinear", "1/2N")
+INCOMPLETE = ("raise", "nan")
 OUTPUT_COLUMNS = [
     "n_signal", "n_noise", "hits", "false_alarms", "hit_rate", "fa_rate", "d_prime", "criterion",
 ]
@@ -96,7 +97,8 @@ def _corrected_rates(successes, trials, correction: str):
 
 
 def dprime_table(
-    df: pd.DataFrame, *, by=None, signal: str = "synthetic", correction: str = "loglinear"
+    df: pd.DataFrame, *, by=None, signal: str = "synthetic", correction: str = "loglinear",
+    incomplete: str = "raise",
 ) -> pd.DataFrame:
     """Hits, false alarms, d' and criterion c per group of a yes/no (single image) study.
 
@@ -118,6 +120,11 @@ def dprime_table(
         of trials of every group; slightly biases d' towards 0 but is never infinite.
         "1/2N" (Macmillan & Kaplan 1985): leave rates alone, except that a rate of 0
         becomes 1/(2N) and a rate of 1 becomes 1 - 1/(2N), N the number of trials.
+    incomplete : {"raise", "nan"}
+        What to do with a group that lacks trials of one class. "raise" (default)
+        refuses the table; "nan" keeps the group as a row whose rate of the missing
+        class, ``d_prime`` and ``criterion`` are NaN (d' needs both classes), so one
+        incomplete group does not lose the others.
 
     Returns
     -------
@@ -144,6 +151,8 @@ def dprime_table(
     """
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {CORRECTIONS}; got {correction!r}.")
+    if incomplete not in INCOMPLETE:
+        raise ValueError(f"incomplete must be one of {INCOMPLETE}; got {incomplete!r}.")
     groups = [] if by is None else ([by] if isinstance(by, str) else list(by))
     missing = [c for c in ["truth", "answer", *groups] if c not in df.columns]
     if missing:
@@ -180,19 +189,32 @@ def dprime_table(
         counts = grouped.sum().reset_index()
     else:
         counts = counts.sum().to_frame().T
-    for column, name in (("n_signal", signal), ("n_noise", noise)):
-        empty = counts[counts[column] == 0]
-        if len(empty):
-            where = empty[groups].iloc[0].to_dict() if groups else "all rows"
-            raise ValueError(
-                f"{len(empty)} group(s) have no {name!r} images (e.g. {where}); d' needs both "
-                "classes in every group: check the grouping or drop those groups."
-            )
-    counts["hit_rate"] = _corrected_rates(counts["hits"], counts["n_signal"], correction)
-    counts["fa_rate"] = _corrected_rates(counts["false_alarms"], counts["n_noise"], correction)
-    d, c = rates_to_dprime(counts["hit_rate"].to_numpy(), counts["fa_rate"].to_numpy())
-    counts["d_prime"] = np.atleast_1d(d)
-    counts["criterion"] = np.atleast_1d(c)
+    if incomplete == "raise":
+        for column, name in (("n_signal", signal), ("n_noise", noise)):
+            empty = counts[counts[column] == 0]
+            if len(empty):
+                where = empty[groups].iloc[0].to_dict() if groups else "all rows"
+                raise ValueError(
+                    f"{len(empty)} group(s) have no {name!r} images (e.g. {where}); d' needs both "
+                    "classes in every group: check the grouping, drop those groups or pass "
+                    "incomplete='nan'."
+                )
+    has_signal = counts["n_signal"].to_numpy() > 0
+    has_noise = counts["n_noise"].to_numpy() > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hit_rate = _corrected_rates(counts["hits"], counts["n_signal"], correction)
+        fa_rate = _corrected_rates(counts["false_alarms"], counts["n_noise"], correction)
+    counts["hit_rate"] = np.where(has_signal, hit_rate, np.nan)
+    counts["fa_rate"] = np.where(has_noise, fa_rate, np.nan)
+    complete = has_signal & has_noise
+    d = np.full(len(counts), np.nan)
+    c = np.full(len(counts), np.nan)
+    if complete.any():
+        d_ok, c_ok = rates_to_dprime(counts["hit_rate"].to_numpy()[complete],
+                                     counts["fa_rate"].to_numpy()[complete])
+        d[complete], c[complete] = d_ok, c_ok
+    counts["d_prime"] = d
+    counts["criterion"] = c
     return counts[[*groups, *OUTPUT_COLUMNS]]
 
 

@@ -104,7 +104,8 @@ def validate(df: pd.DataFrame) -> pd.DataFrame:
     Raises
     ------
     AnalysisInputError
-        For an empty table, a missing column or a value outside its vocabulary.
+        For an empty table, a missing column, a value outside its vocabulary or a
+        forced-choice row without ``alternatives`` (a whole number >= 2).
 
     Example
     -------
@@ -151,6 +152,7 @@ def validate(df: pd.DataFrame) -> pd.DataFrame:
         out["trial"] = out.groupby("reader", sort=False, observed=True).cumcount().to_numpy() + 1.0
     single = (out["design"] == "single").to_numpy()
     out.loc[single & out["alternatives"].isna().to_numpy(), "alternatives"] = 2.0
+    _check_alternatives(out)
     _derive_correct(out, source, single)
     if "exposure_ok" in source:
         codes, uniques = pd.factorize(source["exposure_ok"], use_na_sentinel=True)
@@ -159,6 +161,21 @@ def validate(df: pd.DataFrame) -> pd.DataFrame:
     else:
         out["exposure_ok"] = None
     return out[list(COLUMNS)]
+
+
+def _check_alternatives(out: pd.DataFrame) -> None:
+    """Forced-choice rows need the number of images shown: a whole number >= 2 (chance is 1/m)."""
+    choice = (out["design"] == "choice").to_numpy()
+    m = out["alternatives"].to_numpy(float)[choice]
+    bad = np.isnan(m) | (m < 2) | (m != np.round(m))
+    if bad.any():
+        row = int(np.flatnonzero(choice)[np.flatnonzero(bad)[0]])
+        value = "missing" if np.isnan(m[bad][0]) else repr(float(m[bad][0]))
+        raise AnalysisInputError(
+            f"{int(bad.sum())} forced-choice row(s) (design 'choice') lack a valid 'alternatives' "
+            f"(row {row}: {value}); it must be the number of images shown, a whole number >= 2, "
+            "because chance accuracy is 1/alternatives. Export it with the responses."
+        )
 
 
 def _derive_correct(out: pd.DataFrame, source: pd.DataFrame, single: np.ndarray) -> None:

@@ -48,8 +48,41 @@ def test_confidence_becomes_an_ordinal_score_for_synthetic():
         "answer": ["synthetic", "real", "real", "synthetic"], "confidence": [3, 1, 3, 1],
         "resolution": 64}))
     scores = mrmc_scores(df).set_index("case")["score"]
-    # sure synthetic > unsure synthetic > unsure real > sure real
-    assert scores.to_dict() == {"s1": 6.0, "s2": 3.0, "r1": 1.0, "r2": 4.0}
+    # sure synthetic > unsure synthetic > unsure real > sure real: top + 1 + c and top - c (top = 3)
+    assert scores.to_dict() == {"s1": 7.0, "r2": 5.0, "s2": 2.0, "r1": 0.0}
+
+
+def _all_answers(scale):
+    """Every (answer, confidence) pair of a scale, one case each (truth is irrelevant to the score)."""
+    pairs = [(answer, c) for answer in ("real", "synthetic") for c in scale]
+    return validate(pd.DataFrame({
+        "reader": "a", "case": [f"{answer}-{c}" for answer, c in pairs], "truth": "synthetic",
+        "answer": [answer for answer, _ in pairs], "confidence": [c for _, c in pairs], "resolution": 64}))
+
+
+@pytest.mark.parametrize("scale", [range(0, 101), range(1, 6)], ids=["0-100", "1-5"])
+def test_every_synthetic_answer_scores_above_every_real_answer(scale):
+    # The web app records confidence 0..100 (or 1..5).  An ROC rating scale must be ordinal in
+    # "how sure is the reader that the image is synthetic" (Metz 1986, Invest Radiol 21:720;
+    # Obuchowski & Rockette 1995): sure real < ... < unsure real < unsure synthetic < ... < sure synthetic.
+    scores = mrmc_scores(_all_answers(scale)).set_index("case")["score"]
+    real = [scores[f"real-{c}"] for c in scale]
+    synthetic = [scores[f"synthetic-{c}"] for c in scale]
+    assert min(synthetic) > max(real)  # e.g. "real, 0" below "synthetic, 0"
+    assert all(np.diff(synthetic) > 0)  # more confident synthetic: higher
+    assert all(np.diff(real) < 0)  # more confident real: lower
+    assert scores["real-0" if 0 in scale else "real-1"] < scores["synthetic-0" if 0 in scale else "synthetic-1"]
+
+
+def test_the_imrmc_export_uses_the_ordered_scores():
+    df = _all_answers(range(0, 101))
+    header, rows = header_and_rows(to_imrmc(df))
+    written = {case: float(score) for reader, case, modality, score in rows if reader != "-1"}
+    expected = mrmc_scores(df).set_index("case")["score"].to_dict()
+    assert written == pytest.approx(expected)
+    assert written["real-0"] < written["synthetic-0"] and max(
+        v for k, v in written.items() if k.startswith("real")) < min(
+        v for k, v in written.items() if k.startswith("synthetic"))
 
 
 def test_without_confidence_the_score_is_the_binary_answer():

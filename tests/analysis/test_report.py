@@ -157,3 +157,48 @@ def test_every_missing_figure_is_explained_in_a_note(kind):
             for path in none_leaves(value):
                 prefix = f"{design}.{section}"
                 assert any(note.startswith(prefix) for note in report["notes"]), (prefix, path)
+
+
+def _two_complete_resolutions_and_one_response_at_128():
+    """The reviewer's case: 3 readers x 20 cases at 32 and 64 px, one single response at 128 px."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for resolution in (32, 64):
+        for reader in ("r0", "r1", "r2"):
+            for c in range(20):
+                truth = "synthetic" if c % 2 else "real"
+                other = "real" if truth == "synthetic" else "synthetic"
+                rows.append({"reader": reader, "case": f"{resolution}-{c}", "truth": truth,
+                             "answer": truth if rng.random() < 0.75 else other, "resolution": resolution,
+                             "confidence": int(rng.integers(1, 6))})
+    rows.append({"reader": "r0", "case": "128-0", "truth": "real", "answer": "real", "resolution": 128,
+                 "confidence": 3})
+    return pd.DataFrame(rows)
+
+
+def test_one_incomplete_resolution_keeps_the_other_resolutions(tmp_path):
+    df = _two_complete_resolutions_and_one_response_at_128()
+    report = build_report(df, n_boot=50, interim=True)
+    write_report(report, df, tmp_path)
+    json.loads((tmp_path / "report.json").read_text())  # strict JSON, no NaN
+    single = report["designs"]["single"]
+    figures = {"d_prime": "d_prime", "fleiss_kappa": "kappa", "roc": "auc", "mrmc": "auc"}
+    for section, figure in figures.items():
+        rows = single[section]
+        assert rows is not None, section
+        assert [row["resolution"] for row in rows] == [32, 64, 128], section
+        assert all(row[figure] is not None for row in rows[:2]), section
+        assert rows[2][figure] is None, section
+        assert any(note.startswith(f"single.{section}: resolution 128 not computed") for note in report["notes"])
+    assert not any(note.startswith(f"single.{section}: not computed") for section in figures
+                   for note in report["notes"])
+
+
+def test_the_complete_resolutions_match_a_report_without_the_incomplete_one():
+    # the per-group figures are those of the complete groups alone (DeLong et al. 1988 AUC,
+    # Fleiss 1971 kappa, Obuchowski-Rockette/Hillis MRMC): the incomplete group changes nothing
+    df = _two_complete_resolutions_and_one_response_at_128()
+    with_128 = build_report(df, n_boot=50, interim=True)["designs"]["single"]
+    without = build_report(df[df["resolution"] != 128], n_boot=50, interim=True)["designs"]["single"]
+    for section in ("d_prime", "fleiss_kappa", "roc", "mrmc"):
+        assert with_128[section][:2] == without[section], section

@@ -110,6 +110,21 @@ def test_bad_input_is_refused_with_a_message(truth, score, message):
         delong(truth, score)
 
 
+@pytest.mark.parametrize("truth", [np.array([True] * 3), np.array([False] * 3)])
+def test_boolean_truth_with_one_class_is_refused(truth):
+    with pytest.raises(ValueError, match="only one class"):
+        auc(truth, [1, 2, 3])
+    with pytest.raises(ValueError, match="only one class"):
+        roc_curve(truth, [1, 2, 3])
+
+
+def test_boolean_truth_is_read_as_0_and_1():
+    truth, score = [0, 0, 1, 1, 0, 1], [0.1, 0.4, 0.35, 0.8, 0.5, 0.2]
+    as_bool = np.array(truth, dtype=bool)
+    assert auc(as_bool, score) == auc(truth, score)
+    assert delong(as_bool, score) == delong(truth, score)
+
+
 def test_delong_needs_two_cases_of_each_class():
     with pytest.raises(ValueError, match="at least 2 signal and 2 noise"):
         delong([0, 0, 1], [0.1, 0.2, 0.3])

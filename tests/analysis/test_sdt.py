@@ -138,3 +138,23 @@ def test_a_group_without_one_class_is_named():
     data = pd.concat([_responses(3, 5, 1, 5, reader="ann"), _responses(3, 5, 0, 0, reader="bob")])
     with pytest.raises(ValueError, match="no 'real' images.*bob"):
         dprime_table(data, by=["reader"])
+
+
+@pytest.mark.parametrize("correction", ["loglinear", "1/2N"])
+def test_incomplete_nan_keeps_the_other_groups(correction):
+    # d' = z(H) - z(F) needs both classes (Macmillan & Creelman 2005, eq. 1.5): a group without
+    # real images has no false-alarm rate, so no d' -- but the complete groups keep theirs.
+    ann = _responses(3, 5, 1, 5, reader="ann")
+    bob = _responses(3, 5, 0, 0, reader="bob")
+    table = dprime_table(pd.concat([ann, bob]), by=["reader"], correction=correction, incomplete="nan")
+    alone = dprime_table(ann, by=["reader"], correction=correction)
+    pd.testing.assert_frame_equal(table.iloc[[0]].reset_index(drop=True), alone)
+    row = table.set_index("reader").loc["bob"]
+    assert (row["n_signal"], row["n_noise"], row["hits"]) == (5, 0, 3)
+    assert row["hit_rate"] == pytest.approx(alone["hit_rate"].iloc[0])  # the class that is there keeps its rate
+    assert np.isnan(row["fa_rate"]) and np.isnan(row["d_prime"]) and np.isnan(row["criterion"])
+
+
+def test_incomplete_must_be_raise_or_nan():
+    with pytest.raises(ValueError, match="incomplete must be"):
+        dprime_table(_responses(3, 5, 1, 5), incomplete="skip")

@@ -73,6 +73,21 @@ def test_forced_choice_rows_need_correct():
         validate(table)
 
 
+@pytest.mark.parametrize("alternatives", [None, np.nan, 1, 0, 2.5])
+def test_forced_choice_rows_need_two_or_more_alternatives(alternatives):
+    # chance accuracy is 1/alternatives (Green & Swets 1966, m-alternative forced choice; m >= 2)
+    table = minimal().assign(design="choice", correct=[1, 0, 1, 1])
+    if alternatives is not None:
+        table["alternatives"] = alternatives
+    with pytest.raises(AnalysisInputError, match="forced-choice.*'alternatives'.*>= 2"):
+        validate(table)
+
+
+def test_forced_choice_rows_with_alternatives_pass():
+    table = minimal().assign(design="choice", correct=[1, 0, 1, 1], alternatives=[2, 4, 4, 3])
+    assert validate(table)["alternatives"].tolist() == [2.0, 4.0, 4.0, 3.0]
+
+
 def test_correct_must_be_binary():
     with pytest.raises(AnalysisInputError, match="0 or 1"):
         validate(minimal().assign(correct=[0, 1, 2, 1]))
