@@ -89,7 +89,7 @@ def pipeline(real: Path, synthetic: Path, out: Path, workers: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=48, help="DICOM files in all (half real, half synthetic)")
+    parser.add_argument("--count", type=int, default=96, help="DICOM files in all (half real, half synthetic)")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--repeat", type=int, default=2, help="runs per row; the fastest is kept")
     args = parser.parse_args()
