@@ -158,3 +158,16 @@ def test_incomplete_nan_keeps_the_other_groups(correction):
 def test_incomplete_must_be_raise_or_nan():
     with pytest.raises(ValueError, match="incomplete must be"):
         dprime_table(_responses(3, 5, 1, 5), incomplete="skip")
+
+
+# Alexander, J. R. M. (2006), "An approximation to d' for M-alternative forced choice", Table 1 (exact
+# values from the Green & Swets integral): the proportion correct that d' = 2 gives for m alternatives.
+# The same table is the reference data of the Statistics::SDT 0.07 test suite (m-AFC, "d' should = 2").
+ALEXANDER_2006_TABLE_1_D_PRIME_2 = {2: 0.921, 3: 0.866, 4: 0.823, 8: 0.711, 16: 0.595}
+
+
+@pytest.mark.parametrize("m, pc", sorted(ALEXANDER_2006_TABLE_1_D_PRIME_2.items()))
+def test_m_afc_matches_the_published_table_for_d_prime_2(m, pc):
+    assert round(proportion_correct_mafc(2.0, m), 3) == pc
+    # The table's three decimals bound the inverse: d' within the table's own rounding of 2.
+    assert dprime_mafc(pc, m) == pytest.approx(2.0, abs=0.01)
