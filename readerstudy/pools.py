@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 from generation.check import check_pool
-from generation.manifest import ManifestError, load_manifest, verify_files
+from generation.manifest import ManifestError, load_manifest
 
 from .models import Pool, PoolImage
 
@@ -35,8 +35,10 @@ def import_pool(directory: Path, name: str, *, copy: bool = True) -> tuple[Pool,
         return existing, False
     if Pool.objects.filter(name=name).exists():
         raise PoolImportError(f"A different pool is already called {name!r}; choose another --name.")
-    problems = verify_files(directory, manifest)
-    if problems:
+    # One pass over the files: hashes, sizes and completeness (errors), and the class audit (warnings).
+    audit = check_pool(directory)
+    if audit.errors:
+        problems = audit.errors
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise PoolImportError(f"The pool's files do not match its manifest: {shown}")
     target = directory.resolve()
@@ -52,7 +54,6 @@ def import_pool(directory: Path, name: str, *, copy: bool = True) -> tuple[Pool,
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(directory / entry["file"], dest)
             staging.rename(target)
-    audit = check_pool(target)  # file-level class differences a reader could use instead of content
     with transaction.atomic():
         pool = Pool.objects.create(
             name=name, directory=str(target), manifest_sha256=sha, audit_warnings=list(audit.warnings),

@@ -21,11 +21,11 @@ def study_frame(study: Study, exclusions=()):
     return df
 
 
-def study_report(study: Study, *, exclusions=()) -> dict[str, Any]:
+def study_report(study: Study, *, exclusions=(), df=None) -> dict[str, Any]:
     from analysis.report import build_report
     from analysis.tidy import AnalysisInputError
 
-    df = study_frame(study, exclusions)
+    df = study_frame(study, exclusions) if df is None else df
     rules = [rule for rule in exclusions if rule != "coordinator"]
     interim = study.status != StudyStatus.CLOSED
     if df.empty:
@@ -40,10 +40,11 @@ def study_report(study: Study, *, exclusions=()) -> dict[str, Any]:
 def study_report_html(study: Study, *, exclusions=()) -> str:
     from analysis.report import render_html, report_plots
 
-    report = study_report(study, exclusions=exclusions)
+    df = study_frame(study, exclusions)  # read once: the report and its plots share it
+    report = study_report(study, exclusions=exclusions, df=df)
     if report.get("empty"):
         return render_html(report, {})
-    return render_html(report, report_plots(report, study_frame(study, exclusions)))
+    return render_html(report, report_plots(report, df))
 
 
 def study_imrmc(study: Study) -> str:
