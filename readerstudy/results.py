@@ -1,10 +1,15 @@
 """Glue between the study's responses and `analysis`: the web page, the API and the downloads share it."""
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
+from django.core.cache import cache
+from django.db.models import Count, Max
+
 from .export import responses_frame
-from .models import Study, StudyStatus
+from .models import Response, Study, StudyStatus
 
 EXCLUSION_CHOICES = [
     ("coordinator", "Readers excluded by the coordinator"),
@@ -22,10 +27,25 @@ def study_frame(study: Study, exclusions=()):
 
 
 def study_report(study: Study, *, exclusions=(), df=None) -> dict[str, Any]:
+    """The analysis report, recomputed only when answers, exclusions or the study's state change.
+
+    The results page polls while a study runs; between two answers the cached report is served.
+    """
+    stamp = Response.objects.filter(trial__reader__study=study).aggregate(n=Count("id"), last=Max("received_at"))
+    excluded = list(study.readers.filter(excluded=True).values_list("pk", flat=True))
+    key = "mirage-report:" + hashlib.sha256(json.dumps(
+        [study.pk, study.status, sorted(exclusions), excluded, stamp["n"], str(stamp["last"])]).encode()).hexdigest()
+    report = cache.get(key)
+    if report is None:
+        report = _build(study, exclusions, study_frame(study, exclusions) if df is None else df)
+        cache.set(key, report, timeout=3600)
+    return report
+
+
+def _build(study: Study, exclusions, df) -> dict[str, Any]:
     from analysis.report import build_report
     from analysis.tidy import AnalysisInputError
 
-    df = study_frame(study, exclusions) if df is None else df
     rules = [rule for rule in exclusions if rule != "coordinator"]
     interim = study.status != StudyStatus.CLOSED
     if df.empty:

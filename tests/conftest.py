@@ -45,6 +45,9 @@ def _fast_password_hashing(request):
         return  # the plain libraries' tests also run with -p no:django
     settings = request.getfixturevalue("settings")
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    from django.core.cache import cache
+
+    cache.clear()  # cached reports never leak from one test's database into the next
 
 
 @pytest.fixture

@@ -144,3 +144,21 @@ def test_a_timed_staircase_study_reports_hype_figures(client, bob, make_study):
     single = report["designs"]["single"]
     assert single["hype_infinity"] and {"real_error_rate", "fake_error_rate"} <= set(single["hype_infinity"][0])
     assert any(key.startswith("hype_time") or key == "thresholds" for key in single), sorted(single)
+
+
+def test_polling_the_results_page_recomputes_the_report_only_when_answers_change(client, bob, study, monkeypatch):
+    from readerstudy import results
+
+    builds = []
+    real_build = results._build
+    monkeypatch.setattr(results, "_build", lambda *a: builds.append(1) or real_build(*a))
+    reader = invite(study, "Ann")
+    trials = list(Trial.objects.filter(reader=reader).order_by("index"))
+    submit_response(reader, Submission(trial_token=trials[0].token, answer="real"))
+    client.force_login(bob)
+    for _ in range(3):
+        assert client.get(f"/results/{study.pk}/").status_code == 200
+    assert len(builds) == 1
+    submit_response(reader, Submission(trial_token=trials[1].token, answer="real"))
+    client.get(f"/results/{study.pk}/")
+    assert len(builds) == 2
