@@ -37,9 +37,9 @@ def reader_state(reader: Reader) -> dict[str, Any]:
         return reverse("api-reader-image", args=[reader.token, token])
 
     trials = pending_trials(reader, limit=2)
-    payloads = [trial_payload(t, study, url_for_image, current=(i == 0)) for i, t in enumerate(trials)]
+    payloads = [trial_payload(t, reader, url_for_image, current=(i == 0)) for i, t in enumerate(trials)]
     if trials:
-        mark_served(trials[0], payloads[0]["exposure_ms"])
+        mark_served(trials[0].trial, payloads[0]["exposure_ms"])
     state: dict[str, Any] = {
         "progress": progress(reader),
         "status": study.status,

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .models import Design, ImageClass, PoolImage, Reader, Response, Study, StudyStatus, Trial, TrialImage, TrialKind
+from . import sql
 from .scheduling import SCHEDULE_VERSION, ImageRef, ScheduleSpec, schedule_trials
 
 
@@ -117,18 +118,33 @@ def copy_study(study: Study, user) -> Study:
 
 def reader_for_token(token: str, user=None) -> Reader:
     """The reader an invitation token belongs to. An invitation made for an account also needs that login."""
-    reader = Reader.objects.select_related("study").filter(token=token).first()
+    reader = sql.reader_with_study(token)
     if reader is None:
         raise ReadingError("This invitation link is not valid. Check the link you were sent.", 404)
-    if reader.user_id is not None and (user is None or user.pk != reader.user_id):
+    check_invitation(reader.user_id, reader.revoked_at, reader.excluded, user)
+    return reader
+
+
+def check_invitation(user_id: int | None, revoked_at, excluded: bool, user=None) -> None:
+    """Raise the ReadingError that keeps this invitation's holder out, if any (the fields are the Reader's)."""
+    if user_id is not None and (user is None or user.pk != user_id):
         anonymous = user is None or not user.is_authenticated
         raise ReadingError("This invitation belongs to a Mirage account: log in with that account first.",
                            401 if anonymous else 403)
-    if reader.revoked_at is not None:
+    if revoked_at is not None:
         raise ReadingError("This invitation link has been withdrawn by the study coordinator.", 410)
-    if reader.excluded:
+    if excluded:
         raise ReadingError("Your participation in this study has ended. Thank you for your time.", 403)
-    return reader
+
+
+def trial_image_path(token: str, image_token: str, user=None) -> Path:
+    """The file of one image of one of this invitation's trials (one statement, no model instances)."""
+    row = sql.image_file(token, image_token)
+    if row is None:
+        raise ReadingError("No such image for this invitation.", 404)
+    directory, file, user_id, revoked, excluded = row
+    check_invitation(user_id, True if revoked else None, excluded, user)
+    return Path(directory) / file
 
 
 def start_reading(reader: Reader, questionnaire: dict[str, Any], consented: bool) -> None:
@@ -142,20 +158,13 @@ def start_reading(reader: Reader, questionnaire: dict[str, Any], consented: bool
 
 
 def progress(reader: Reader) -> dict[str, int]:
-    counts = reader.trials.aggregate(
-        total=Count("id", filter=~Q(kind=TrialKind.PRACTICE)),
-        done=Count("id", filter=~Q(kind=TrialKind.PRACTICE) & Q(response__isnull=False)),
-        practice_total=Count("id", filter=Q(kind=TrialKind.PRACTICE)),
-        practice_done=Count("id", filter=Q(kind=TrialKind.PRACTICE) & Q(response__isnull=False)),
-    )
-    return counts
+    """Main (non-practice) and practice trials of a reader, all and answered."""
+    return sql.trial_counts(reader.pk)
 
 
-def pending_trials(reader: Reader, limit: int = 2) -> list[Trial]:
-    """The first unanswered trials in order: the current one and the next (for preloading)."""
-    return list(
-        reader.trials.filter(response__isnull=True).order_by("index").prefetch_related("images")[:limit]
-    )
+def pending_trials(reader: Reader, limit: int = 2) -> list[sql.PendingTrial]:
+    """The first unanswered trials in order, with their images: the current one and the next (to preload)."""
+    return sql.pending_trials(reader.pk, limit)
 
 
 def practice_gate(reader: Reader) -> dict[str, Any] | None:
@@ -171,30 +180,32 @@ def practice_gate(reader: Reader) -> dict[str, Any] | None:
     return {"rates": rates, "passed": all(r >= study.practice_pass_mark for r in rates.values())}
 
 
-def trial_payload(trial: Trial, study: Study, url_for_image, *, current: bool) -> dict[str, Any]:
+def trial_payload(pending: sql.PendingTrial, reader: Reader, url_for_image, *, current: bool) -> dict[str, Any]:
     """What the reader's page receives for one trial: opaque tokens only, never class or source.
 
     A staircase exposure depends on every earlier answer, so it is decided only when the trial becomes the
     current one; the page waits for that before showing a staircase trial.
     """
+    trial, study = pending.trial, reader.study
     return {
         "token": trial.token,
         # Catch and repeated trials look like any other to the reader: a "catch" label would give the class away.
+        # The images' classes stay here: the page gets positions and opaque URLs only.
         "kind": "practice" if trial.kind == TrialKind.PRACTICE else "main",
-        "images": [{"position": ti.position, "url": url_for_image(ti.token)}
-                   for ti in sorted(trial.images.all(), key=lambda ti: ti.position)],
-        "exposure_ms": exposure_for(trial, study) if current or study.exposure_mode != "staircase" else None,
+        "images": [{"position": image.position, "url": url_for_image(image.token)} for image in pending.images],
+        "exposure_ms": exposure_for(trial, reader) if current or study.exposure_mode != "staircase" else None,
     }
 
 
-def exposure_for(trial: Trial, study: Study) -> int | None:
+def exposure_for(trial: Trial, reader: Reader) -> int | None:
+    study = reader.study
     if study.exposure_mode == "none" or trial.kind == TrialKind.PRACTICE:
         return None
     if study.exposure_mode == "fixed":
         return study.exposure_ms
     if trial.exposure_ms is not None:
         return trial.exposure_ms
-    return staircase_exposure(trial.reader, study)
+    return staircase_exposure(reader, study)
 
 
 def staircase_exposure(reader: Reader, study: Study) -> int:
@@ -212,15 +223,12 @@ def staircase_exposure(reader: Reader, study: Study) -> int:
 
 def mark_served(trial: Trial, exposure_ms: int | None) -> None:
     """Record the server's first-served time (and a staircase exposure) once; later serves change nothing."""
-    updates: dict[str, Any] = {}
-    if trial.first_served_at is None:
-        updates["first_served_at"] = timezone.now()
-    if exposure_ms is not None and trial.exposure_ms is None:
-        updates["exposure_ms"] = exposure_ms
-    if updates:
-        Trial.objects.filter(pk=trial.pk, first_served_at__isnull=True).update(**updates)
-        for key, value in updates.items():
-            setattr(trial, key, value)
+    if trial.first_served_at is not None:
+        return
+    exposure_ms = exposure_ms if trial.exposure_ms is None else None
+    trial.first_served_at = sql.mark_served(trial.pk, exposure_ms)
+    if exposure_ms is not None:
+        trial.exposure_ms = exposure_ms
 
 
 # ----------------------------------------------------------------------------- answers
@@ -243,7 +251,7 @@ class Submission:
     device_pixel_ratio: float | None = None
 
 
-def _validate(sub: Submission, trial: Trial, study: Study) -> None:
+def _validate(sub: Submission, trial: Trial, n_images: int, study: Study) -> None:
     if sub.timed_out:
         if not study.time_limit_ms or trial.kind == TrialKind.PRACTICE:
             raise ReadingError("This trial has no time limit, so it cannot time out; give an answer.")
@@ -252,7 +260,7 @@ def _validate(sub: Submission, trial: Trial, study: Study) -> None:
     if study.design == Design.SINGLE and sub.answer not in ImageClass.values:
         raise ReadingError("Answer 'real' or 'synthetic'.")
     if study.design == Design.CHOICE:
-        n = trial.images.count()
+        n = n_images
         if sub.chosen_position is None or not 0 <= sub.chosen_position < n:
             raise ReadingError(f"Choose one of the {n} images (position 0 to {n - 1}).")
     if study.design == Design.RATING:
@@ -274,15 +282,15 @@ def _validate(sub: Submission, trial: Trial, study: Study) -> None:
         raise ReadingError("The reason is limited to 2,000 characters.")
 
 
-def _correct(sub: Submission, trial: Trial, study: Study) -> bool | None:
+def _correct(sub: Submission, trial: Trial, truth: str, study: Study) -> bool | None:
     if sub.timed_out:
         return False
     if study.design == Design.SINGLE:
-        return sub.answer == trial.truth
+        return sub.answer == truth
     if study.design == Design.CHOICE:
         return sub.chosen_position == trial.odd_position
     if study.rating_ask_class:
-        return sub.answer == trial.truth
+        return sub.answer == truth
     if trial.kind == TrialKind.CATCH:
         # An obviously synthetic image rated in the lower half of the realism scale passes the check.
         return sub.rating <= len(study.rating_labels) // 2
@@ -295,6 +303,10 @@ def submit_response(reader: Reader, sub: Submission) -> tuple[Response, bool]:
     A retry of an answered trial (refresh, double click, lost acknowledgement) returns the stored answer
     unchanged. An answer to any trial other than the reader's first unanswered one is refused, so no trial
     is ever skipped.
+
+    The common case (the answer to the current trial) is one transaction of five statements: on
+    PostgreSQL the row lock, then the current trial with its images, the insert, whether a trial follows,
+    and the reader's "last seen" (and "finished") update.
     """
     study = reader.study
     if study.status != StudyStatus.OPEN:
@@ -304,20 +316,16 @@ def submit_response(reader: Reader, sub: Submission) -> tuple[Response, bool]:
                            "before the first trial.", 409)
     try:
         with transaction.atomic():
-            # One reader's submissions are serialised by a row lock, so "first unanswered" cannot change
-            # between the check and the insert; the one-to-one key stays the last line of defence.
-            Reader.objects.select_for_update().filter(pk=reader.pk).values_list("pk", flat=True).first()
-            trial = reader.trials.filter(token=sub.trial_token).prefetch_related("images__image").first()
-            if trial is None:
-                raise ReadingError("This trial does not belong to your invitation.", 404)
-            existing = Response.objects.filter(trial=trial).first()
-            if existing is not None:
-                return existing, False
-            current = (reader.trials.filter(response__isnull=True).order_by("index")
-                       .values_list("pk", flat=True).first())
-            if current != trial.pk:
-                raise ReadingError("Please answer the trials in order; reload the page to continue.", 409)
-            _validate(sub, trial, study)
+            # One reader's submissions are serialised, so "first unanswered" cannot change between the check
+            # and the insert: by this row lock on PostgreSQL, by BEGIN IMMEDIATE (one writer at a time) on
+            # SQLite. The one-to-one key stays the last line of defence.
+            if connection.features.has_select_for_update:
+                Reader.objects.select_for_update().filter(pk=reader.pk).values_list("pk", flat=True).first()
+            current = next(iter(sql.pending_trials(reader.pk, 1)), None)
+            if current is None or current.trial.token != sub.trial_token:
+                return _answered_before(reader, sub), False
+            trial = current.trial
+            _validate(sub, trial, len(current.images), study)
             exposure_ok = None
             if trial.exposure_ms is not None:
                 # Shown as asked: the page used the stored exposure, and kept the image up for it within a
@@ -327,25 +335,42 @@ def submit_response(reader: Reader, sub: Submission) -> tuple[Response, bool]:
                                and abs(sub.client_exposure_ms - trial.exposure_ms) <= 20.0)
             fields = {k: v for k, v in vars(sub).items() if k not in ("trial_token", "requested_exposure_ms")}
             response = Response.objects.create(
-                trial=trial, correct=_correct(sub, trial, study), exposure_ok=exposure_ok,
+                trial=trial, correct=_correct(sub, trial, current.truth, study), exposure_ok=exposure_ok,
                 served_at=trial.first_served_at, **fields)
             if study.frozen_at is None:
                 study.freeze()  # in the same transaction: an acknowledged answer always freezes the design
+            # Answers come in order, so the reader is finished when no trial comes after this one.
+            now = timezone.now()
+            finished = {} if sql.has_trial_after(reader.pk, trial.index) else {"finished_at": now}
+            Reader.objects.filter(pk=reader.pk).update(last_seen_at=now, **finished)
     except IntegrityError:
         return Response.objects.get(trial__token=sub.trial_token, trial__reader=reader), False
-    if trial.kind == TrialKind.PRACTICE and not reader.trials.filter(
-            kind=TrialKind.PRACTICE, response__isnull=True).exists():
-        gate = practice_gate(reader)
-        if gate is not None and not gate["passed"]:
-            rates = ", ".join(f"{cls} {rate:.0%}" for cls, rate in sorted(gate["rates"].items()))
-            Reader.objects.filter(pk=reader.pk).update(
-                excluded=True,
-                exclusion_reason=f"failed practice: {rates} below the pass mark {study.practice_pass_mark:.0%}")
-    now = timezone.now()
-    Reader.objects.filter(pk=reader.pk).update(last_seen_at=now)
-    if not reader.trials.filter(response__isnull=True).exists():
-        Reader.objects.filter(pk=reader.pk, finished_at__isnull=True).update(finished_at=now)
+    if trial.kind == TrialKind.PRACTICE:
+        _apply_practice_gate(reader, study)
     return response, True
+
+
+def _answered_before(reader: Reader, sub: Submission) -> Response:
+    """The stored answer to a trial that is not the current one (a retry); else why it cannot be answered."""
+    trial = reader.trials.filter(token=sub.trial_token).select_related("response").first()
+    if trial is None:
+        raise ReadingError("This trial does not belong to your invitation.", 404)
+    existing = getattr(trial, "response", None)
+    if existing is None:
+        raise ReadingError("Please answer the trials in order; reload the page to continue.", 409)
+    return existing
+
+
+def _apply_practice_gate(reader: Reader, study: Study) -> None:
+    """After the last practice answer: a reader below the pass mark is excluded before the main trials."""
+    if reader.trials.filter(kind=TrialKind.PRACTICE, response__isnull=True).exists():
+        return
+    gate = practice_gate(reader)
+    if gate is not None and not gate["passed"]:
+        rates = ", ".join(f"{cls} {rate:.0%}" for cls, rate in sorted(gate["rates"].items()))
+        Reader.objects.filter(pk=reader.pk).update(
+            excluded=True,
+            exclusion_reason=f"failed practice: {rates} below the pass mark {study.practice_pass_mark:.0%}")
 
 
 def reader_score(reader: Reader) -> dict[str, Any]:

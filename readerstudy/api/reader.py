@@ -5,7 +5,7 @@ class or source, and images are streamed only to the reader who owns the trial.
 """
 from __future__ import annotations
 
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -14,10 +14,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
-from ..models import TrialImage, TrialKind
+from ..models import TrialKind
 from ..readerstate import reader_state
 from ..forms import ROLE_CHOICES
-from ..services import ReadingError, Submission, reader_for_token, start_reading, submit_response
+from ..services import (ReadingError, Submission, reader_for_token, start_reading, submit_response,
+                        trial_image_path)
 
 
 class SubmissionSerializer(serializers.Serializer):
@@ -114,12 +115,7 @@ class ReaderResponsesView(ReaderAPIView):
 class ReaderImageView(ReaderAPIView):
     @extend_schema(responses={(200, "image/png"): bytes}, summary="An image of one of the reader's trials")
     def get(self, request, token: str, image_token: str):
-        reader = reader_for_token(token, request.user)
-        trial_image = (TrialImage.objects.select_related("image__pool")
-                       .filter(token=image_token, trial__reader=reader).first())
-        if trial_image is None:
-            raise Http404("No such image for this invitation.")
-        data = trial_image.image.path.read_bytes()
+        data = trial_image_path(token, image_token, request.user).read_bytes()
         response = HttpResponse(data, content_type="image/png")
         # Fixed headers for every image: nothing that differs by class, source or file.
         response["Cache-Control"] = "private, max-age=86400, immutable"
