@@ -304,9 +304,9 @@ def submit_response(reader: Reader, sub: Submission) -> tuple[Response, bool]:
     unchanged. An answer to any trial other than the reader's first unanswered one is refused, so no trial
     is ever skipped.
 
-    The common case (the answer to the current trial) is one transaction of five statements: on
-    PostgreSQL the row lock, then the current trial with its images, the insert, whether a trial follows,
-    and the reader's "last seen" (and "finished") update.
+    The common case (the answer to the current trial) is one transaction of four statements: on
+    PostgreSQL the row lock, then the current trial with its images, the insert, and the reader's
+    "last seen" (and "finished", when no trial follows) update.
     """
     study = reader.study
     if study.status != StudyStatus.OPEN:
@@ -339,10 +339,7 @@ def submit_response(reader: Reader, sub: Submission) -> tuple[Response, bool]:
                 served_at=trial.first_served_at, **fields)
             if study.frozen_at is None:
                 study.freeze()  # in the same transaction: an acknowledged answer always freezes the design
-            # Answers come in order, so the reader is finished when no trial comes after this one.
-            now = timezone.now()
-            finished = {} if sql.has_trial_after(reader.pk, trial.index) else {"finished_at": now}
-            Reader.objects.filter(pk=reader.pk).update(last_seen_at=now, **finished)
+            sql.touch_reader(reader.pk, trial.index)
     except IntegrityError:
         return Response.objects.get(trial__token=sub.trial_token, trial__reader=reader), False
     if trial.kind == TrialKind.PRACTICE:

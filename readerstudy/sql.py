@@ -9,7 +9,7 @@ renamed field breaks here loudly rather than silently.
 """
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 from django.db import connection
@@ -30,12 +30,21 @@ def _columns(model, alias: str) -> str:
     return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
 
 
+@lru_cache(maxsize=64)
+def _converters(model, ops) -> tuple:
+    """Per column of `model`: (column, converters) as the SQL compiler collects them, for one connection."""
+    columns = []
+    for field in model._meta.concrete_fields:
+        column = field.get_col(model._meta.db_table)
+        columns.append((column, tuple(ops.get_db_converters(column) + field.get_db_converters(ops.connection))))
+    return tuple(columns)
+
+
 def _instance(model, values):
     """A model instance from one row of all its concrete columns, converted as the ORM converts them."""
     converted = []
-    for field, value in zip(model._meta.concrete_fields, values):
-        column = field.get_col(model._meta.db_table)
-        for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+    for (column, converters), value in zip(_converters(model, connection.ops), values):
+        for converter in converters:
             value = converter(value, column, connection)
         converted.append(value)
     return model.from_db(connection.alias, None, converted)
@@ -183,14 +192,22 @@ def trial_counts(reader_id: int) -> dict[str, int]:
 
 
 @cache
-def _has_trial_after_sql() -> str:
-    t = Trial
-    return (f"SELECT 1 FROM {_table(t)} t WHERE t.{_column(t, 'reader')} = %s "
-            f"AND t.{_column(t, 'index')} > %s LIMIT 1")
+def _touch_reader_sql() -> str:
+    r, t = Reader, Trial
+    finished = _column(r, "finished_at")
+    return (
+        f"UPDATE {_table(r)} SET {_column(r, 'last_seen_at')} = %s, {finished} = CASE "
+        f"WHEN {finished} IS NULL AND NOT EXISTS (SELECT 1 FROM {_table(t)} t "
+        f"WHERE t.{_column(t, 'reader')} = %s AND t.{_column(t, 'index')} > %s) THEN %s ELSE {finished} END "
+        f"WHERE {_column(r, 'id')} = %s"
+    )
 
 
-def has_trial_after(reader_id: int, index: int) -> bool:
-    """Whether the reader's sequence goes on after trial `index`."""
+def touch_reader(reader_id: int, answered_index: int) -> None:
+    """After an answer to trial `answered_index`: the reader was seen now, and has finished if no trial follows.
+
+    Answers come strictly in order, so no trial after the answered one means none is left unanswered.
+    """
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(_has_trial_after_sql(), [reader_id, index])
-        return cursor.fetchone() is not None
+        cursor.execute(_touch_reader_sql(), [now, reader_id, answered_index, now, reader_id])

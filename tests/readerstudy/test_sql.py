@@ -106,4 +106,16 @@ def test_image_file_only_for_the_invitation_that_owns_the_trial(study):
     assert sql.image_file(other.token, image.token) is None
     Reader.objects.filter(pk=reader.pk).update(revoked_at=timezone.now(), excluded=True)
     assert sql.image_file(reader.token, image.token)[3:] == (True, True)
-    assert sql.has_trial_after(reader.pk, 0) and not sql.has_trial_after(reader.pk, 10**6)
+
+
+def test_touch_reader_marks_finished_only_after_the_last_trial(study):
+    reader = invite(study)
+    last = reader.trials.order_by("index").last().index
+    sql.touch_reader(reader.pk, last - 1)
+    seen = Reader.objects.get(pk=reader.pk)
+    assert timezone.is_aware(seen.last_seen_at) and seen.finished_at is None
+    sql.touch_reader(reader.pk, last)
+    done = Reader.objects.get(pk=reader.pk)
+    assert done.finished_at is not None and done.finished_at >= seen.last_seen_at
+    sql.touch_reader(reader.pk, last)  # a later touch keeps the first finishing time
+    assert Reader.objects.get(pk=reader.pk).finished_at == done.finished_at
