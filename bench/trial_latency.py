@@ -53,7 +53,10 @@ from readerstudy.settings import *  # noqa: F401,F403
 ROOT_URLCONF = "mirage_bench_urls"
 """
 BENCH_URLS = """\
-from django.http import JsonResponse
+import os
+from pathlib import Path
+
+from django.http import HttpResponse, JsonResponse
 from django.urls import include, path
 
 
@@ -61,8 +64,17 @@ def minimal(request):
     return JsonResponse({"ok": True})
 
 
+FILES = sorted(Path(os.environ["MIRAGE_BENCH_POOL"]).rglob("*.png"))
+
+
+def minimal_image(request, n):
+    # The floor of an image request: a pool PNG read from disk, with no lookup and no check.
+    return HttpResponse(FILES[n % len(FILES)].read_bytes(), content_type="image/png")
+
+
 urlpatterns = [
     path("bench/minimal/", minimal),
+    path("bench/image/<int:n>/", minimal_image),
     path("", include("readerstudy.urls")),
 ]
 """
@@ -142,6 +154,7 @@ def environment(tmp: Path, conn_max_age: int | None = None) -> dict[str, str]:
         "MIRAGE_VAR_DIR": str(tmp / "var"),
         "MIRAGE_MEDIA_ROOT": str(tmp / "media"),
         "MIRAGE_LOG_LEVEL": "WARNING",
+        "MIRAGE_BENCH_POOL": str(tmp / "pool"),
     })
     return env
 
@@ -249,7 +262,7 @@ class Client:
 
 def bench_http(port: int, token: str, warmup: int) -> dict[str, list[float]]:
     client = Client(port)
-    timings: dict[str, list[float]] = {"minimal": [], "round": [], "post": [], "images": []}
+    timings: dict[str, list[float]] = {"minimal": [], "round": [], "post": [], "images": [], "floor": []}
     try:
         for _ in range(20):
             client.request("GET", "/bench/minimal/")
@@ -266,12 +279,19 @@ def bench_http(port: int, token: str, warmup: int) -> dict[str, list[float]]:
         done = 0
         while state["trials"]:
             trial = state["trials"][0]
-            # The minimal view, then the round trip, alternately: both see the same server state.
+            # The minimal view, the floor and the round trip, in turn: all see the same server state.
             started = time.perf_counter()
             status, _, body = client.request("GET", "/bench/minimal/")
             minimal = time.perf_counter() - started
             if status != 200 or json.loads(body) != {"ok": True}:
                 raise RuntimeError(f"minimal view: HTTP {status}: {body[:300]!r}")
+            # The floor of any two-request round trip: the minimal view, then a pool PNG with no lookup.
+            started = time.perf_counter()
+            client.request("GET", "/bench/minimal/")
+            status, kind, data = client.request("GET", f"/bench/image/{done}/")
+            floor = time.perf_counter() - started
+            if status != 200 or kind != "image/png" or not data.startswith(b"\x89PNG"):
+                raise RuntimeError(f"floor image: HTTP {status} {kind}")
 
             started = time.perf_counter()
             status, _, body = client.request("POST", responses_url, {
@@ -290,6 +310,7 @@ def bench_http(port: int, token: str, warmup: int) -> dict[str, list[float]]:
             done += 1
             if done > warmup and state["trials"]:  # the last answer has no next image to fetch
                 timings["minimal"].append(minimal * 1000)
+                timings["floor"].append(floor * 1000)
                 timings["round"].append((ended - started) * 1000)
                 timings["post"].append((posted - started) * 1000)
                 timings["images"].append((ended - posted) * 1000)
@@ -366,10 +387,17 @@ def report(http_t, browser_t, chromium_version, args, trials_per_reader, seconds
     lines.append(row(f"trial round trip: POST answer + GET next image (n={n})", http_t["round"],
                      "≤ 2× minimal view", "yes" if ratio_median <= 2 else "no"))
     lines.append(row(f"minimal Django view, GET small JSON (n={n})", http_t["minimal"], "baseline", ""))
+    floor_median, floor_p95 = stats(http_t["floor"])
+    lines.append(row("floor of any two-request round trip: minimal view + a pool PNG with no lookup",
+                     http_t["floor"], "", ""))
     lines.append(row("  of which: POST answer (response carries next state)", http_t["post"]))
     lines.append(row("  of which: GET next image", http_t["images"]))
     lines.append(f"| ratio round trip / minimal view | {ratio_median:.2f}× | {ratio_p95:.2f}× | ≤ 2× | "
                  f"{'yes' if ratio_median <= 2 else 'no'} |")
+    lines.append(f"| ratio floor / minimal view (what no two-request round trip can beat) | "
+                 f"{floor_median / minimal_median:.2f}× | {floor_p95 / minimal_p95:.2f}× | | |")
+    lines.append(f"| ratio round trip / floor (the work Mirage adds) | {round_median / floor_median:.2f}× | "
+                 f"{round_p95 / floor_p95:.2f}× | | |")
     if browser_t:
         m = len(browser_t["painted"])
         _, paint_p95 = stats(browser_t["painted"])
