@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from generation import ManifestError, build_pool, check_pool, load_manifest, verify_files
-from generation.check import TABLE_COLUMNS, format_result, mann_whitney
+from generation.check import TABLE_COLUMNS, format_result, high_frequency_share, mann_whitney
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def test_a_fresh_pool_passes(pool):
     assert result.errors == [] and result.ok
     assert list(result.table.columns) == TABLE_COLUMNS
     assert set(result.table["resolution"]) == {8, 16}
-    assert set(result.table["property"]) == {"png_bytes", "mean", "dynamic_range", "saturated"}
+    assert set(result.table["property"]) == {"png_bytes", "mean", "dynamic_range", "saturated", "high_frequency"}
     assert (result.table["n_real"] == 3).all() and (result.table["n_synthetic"] == 3).all()
 
 
@@ -70,6 +70,40 @@ def test_class_differences_in_file_properties_raise_a_warning(tmp_path, write_pn
     assert any(w.startswith("at 16 px, mean intensity (0-1) differs") for w in result.warnings)
     mean_row = result.table[result.table["property"] == "mean"].iloc[0]
     assert mean_row["flagged"] and mean_row["cliffs_delta"] == 1.0 and mean_row["p_value"] < 0.01
+
+
+def test_high_frequency_share_has_its_analytic_values():
+    rng = np.random.default_rng(1)
+    # White noise spreads its power evenly over the frequency square [-1/2, 1/2)^2, so the share outside
+    # the radius 1/4 is the area outside that disc: 1 - pi/16 = 0.8037.
+    shares = [high_frequency_share(rng.normal(size=(128, 128))) for _ in range(20)]
+    assert np.mean(shares) == pytest.approx(1 - np.pi / 16, abs=0.005)
+    y, x = np.mgrid[0:64, 0:64]
+    assert high_frequency_share(np.cos(2 * np.pi * x / 16)) == pytest.approx(0.0, abs=1e-12)  # 1/16 cycle/px
+    assert high_frequency_share(np.cos(2 * np.pi * 24 * (x + y) / 64)) == pytest.approx(1.0, abs=1e-12)  # 0.53
+    assert high_frequency_share(np.full((16, 16), 7.0)) == 0.0
+
+
+def test_sharper_synthetic_images_than_real_ones_raise_a_warning(tmp_path, write_png):
+    # Real images low-pass filtered (as a downsampled radiograph is), synthetic ones with the same grey
+    # levels but pixel-level detail (as a generator's output at the study's own resolution can be).
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(2)
+    for number in range(12):
+        noise = rng.normal(size=(32, 32))
+        smooth = gaussian_filter(noise, 2.0)
+        write_png(tmp_path / "r" / f"{number}.png", np.clip(128 + 40 * smooth / smooth.std(), 0, 255).astype(np.uint8))
+        write_png(tmp_path / "s" / f"{number}.png", np.clip(128 + 40 * noise / noise.std(), 0, 255).astype(np.uint8))
+    build_pool(tmp_path / "r", tmp_path / "s", tmp_path / "pool", resolutions=(32,), workers=1)
+    result = check_pool(tmp_path / "pool")
+    row = result.table[result.table["property"] == "high_frequency"].iloc[0]
+    assert row["flagged"] and row["cliffs_delta"] == -1.0
+    assert row["median_real"] < 0.05 < 0.6 < row["median_synthetic"]
+    assert any(w.startswith("at 32 px, share of spectral power above half the Nyquist frequency differs")
+               for w in result.warnings)
+    mean_row = result.table[result.table["property"] == "mean"].iloc[0]
+    assert not mean_row["flagged"]  # same grey levels: only the detail gives them away
 
 
 def test_unbalanced_classes_are_a_warning(tmp_path, write_png, gradient):
