@@ -69,10 +69,14 @@ def _update_ema(ema: Generator, generator: Generator, decay: float) -> None:
 def save_checkpoint(
     path: Path, config: GanConfig, generator: Generator, discriminator: Discriminator, progress: dict
 ) -> None:
-    """Config + fp16 state dicts: enough to rebuild both networks (and to resume later)."""
+    """Config + fp16 state dicts: enough to rebuild both networks (and to resume later).
+
+    The tensors are stored on the CPU whatever device trained them, so the file loads on a machine
+    without a GPU and its bytes (and so its sha256 label in pools) do not name a device.
+    """
 
     def half(module: torch.nn.Module) -> dict:
-        return {k: v.half() if v.is_floating_point() else v for k, v in module.state_dict().items()}
+        return {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in module.state_dict().items()}
 
     torch.save(
         {
@@ -93,11 +97,13 @@ def train(
     *,
     device: str | torch.device | None = None,
     log: Callable[[str], None] = print,
+    on_step: Callable[[int], None] | None = None,
 ) -> Path:
     """Train on `images` (N, size, size) floats in [0, 1]; return the path of the checkpoint.
 
     Stops after `config.seconds` or `config.max_steps`, whichever comes first, then writes
-    `out_dir/dcgan.pt` and `out_dir/config.json`.
+    `out_dir/dcgan.pt` and `out_dir/config.json`. `on_step(steps_done)`, if given, is called after
+    every step (benchmarks time steps with it; it must not touch the networks).
     """
     check_images(images, config)
     out_dir = Path(out_dir)
@@ -145,6 +151,8 @@ def train(
         _update_ema(ema, generator, min(config.ema_decay, (1 + step) / (10 + step)))
 
         step += 1
+        if on_step is not None:
+            on_step(step)
         if step % config.log_every == 0:
             log(f"step {step}: loss D {loss_d.item():.3f}, loss G {loss_g.item():.3f}, "
                 f"{time.monotonic() - start:.0f} s")

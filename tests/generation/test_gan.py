@@ -10,7 +10,7 @@ from PIL import Image
 from generation.gan import cli
 from generation.gan.config import GanConfig
 from generation.gan.networks import Discriminator, Generator, minibatch_stddev
-from generation.gan.sample import checkpoint_label, generate, image_seed, load_generator, sample
+from generation.gan.sample import checkpoint_label, exact_cudnn, generate, image_seed, load_generator, sample
 from generation.gan.train import r1_penalty, train
 from generation.phantoms import draw_phantom, write_phantoms
 
@@ -39,6 +39,25 @@ def test_training_stops_at_max_steps_with_finite_losses(trained):
     assert progress["steps"] == 3
     assert math.isfinite(progress["loss_d"]) and math.isfinite(progress["loss_g"])
     assert sum(line.startswith("step ") for line in lines) == 3
+
+
+def test_training_reports_every_step_to_on_step(phantoms, tmp_path):
+    done = []
+    config = GanConfig(**TINY, max_steps=5, seconds=60)
+    path = train(phantoms, config, tmp_path, log=lambda _: None, on_step=done.append)
+    assert done == [1, 2, 3, 4, 5]
+    assert torch.load(path, weights_only=True)["progress"]["steps"] == 5
+
+
+def test_exact_cudnn_restores_the_global_settings():
+    cudnn = torch.backends.cudnn
+    before = cudnn.deterministic, cudnn.allow_tf32
+    with exact_cudnn():
+        assert (cudnn.deterministic, cudnn.allow_tf32) == (True, False)
+    assert (cudnn.deterministic, cudnn.allow_tf32) == before
+    with pytest.raises(KeyError), exact_cudnn():
+        raise KeyError("restored on errors too")
+    assert (cudnn.deterministic, cudnn.allow_tf32) == before
 
 
 def test_training_stops_at_the_time_budget(phantoms, tmp_path):
