@@ -39,6 +39,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/pool_build.py
 	$(BIN)/python bench/trial_latency.py
 	$(BIN)/python bench/analysis.py
+	$(BIN)/python bench/gan_train.py
 
 clean-demo:
 	rm -rf var/
