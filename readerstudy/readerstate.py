@@ -30,26 +30,34 @@ def display_settings(reader: Reader) -> dict[str, Any]:
 
 
 def reader_state(reader: Reader) -> dict[str, Any]:
-    """Progress plus the current and the next trial (the page preloads the next one's images)."""
+    """Progress plus the current and the next trial (the page preloads the next one's images).
+
+    Trials are served (and their server-side clock started) only while the study is open and after the
+    reader's questionnaire: a paused study or an unstarted reader gets progress and no trials.
+    """
     study = reader.study
 
     def url_for_image(token: str) -> str:
         return reverse("api-reader-image", args=[reader.token, token])
 
-    trials = pending_trials(reader, limit=2)
+    counts = progress(reader)
+    finished = counts["done"] == counts["total"] and counts["practice_done"] == counts["practice_total"]
+    reading = study.status == StudyStatus.OPEN and reader.started_at is not None and not finished
+    trials = pending_trials(reader, limit=2) if reading else []
     payloads = [trial_payload(t, reader, url_for_image, current=(i == 0)) for i, t in enumerate(trials)]
     if trials:
         mark_served(trials[0].trial, payloads[0]["exposure_ms"])
     state: dict[str, Any] = {
-        "progress": progress(reader),
+        "progress": counts,
         "status": study.status,
         "open": study.status == StudyStatus.OPEN,
+        "started": reader.started_at is not None,
         "trials": payloads,
-        "finished": not trials,
+        "finished": finished,
         "done_url": reverse("reader-done", args=[reader.token]),
         "responses_url": reverse("api-reader-responses", args=[reader.token]),
         "state_url": reverse("api-reader-state", args=[reader.token]),
     }
-    if not trials and study.show_score:
+    if finished and study.show_score:
         state["score"] = reader_score(reader)
     return state

@@ -139,12 +139,16 @@ def check_invitation(user_id: int | None, revoked_at, excluded: bool, user=None)
 
 def trial_image_path(token: str, image_token: str, user=None) -> Path:
     """The file of one image of one of this invitation's trials (one statement, no model instances)."""
-    row = sql.image_file(token, image_token)
-    if row is None:
+    found = sql.image_file(token, image_token)
+    if found is None:
         raise ReadingError("No such image for this invitation.", 404)
-    directory, file, user_id, revoked, excluded = row
-    check_invitation(user_id, True if revoked else None, excluded, user)
-    return Path(directory) / file
+    check_invitation(found.user_id, True if found.revoked else None, found.excluded, user)
+    if found.study_status != StudyStatus.OPEN:
+        raise ReadingError("The study is not open for reading right now. Your answers so far are saved.", 409)
+    if not found.started:
+        raise ReadingError("Open your invitation link first: the instructions, consent and questions come "
+                           "before the first trial.", 409)
+    return Path(found.directory) / found.file
 
 
 def start_reading(reader: Reader, questionnaire: dict[str, Any], consented: bool) -> None:
@@ -252,11 +256,14 @@ class Submission:
 
 
 def _validate(sub: Submission, trial: Trial, n_images: int, study: Study) -> None:
+    if sub.reason and not study.ask_reason:
+        raise ReadingError("This study does not ask for a reason; send the answer without one.")
     if sub.timed_out:
         if not study.time_limit_ms or trial.kind == TrialKind.PRACTICE:
             raise ReadingError("This trial has no time limit, so it cannot time out; give an answer.")
-        sub.answer, sub.chosen_position, sub.rating, sub.confidence = "", None, None, None
+        sub.answer, sub.chosen_position, sub.rating, sub.confidence, sub.reason = "", None, None, None, ""
         return
+    _refuse_unasked(sub, trial, study)
     if study.design == Design.SINGLE and sub.answer not in ImageClass.values:
         raise ReadingError("Answer 'real' or 'synthetic'.")
     if study.design == Design.CHOICE:
@@ -280,6 +287,20 @@ def _validate(sub: Submission, trial: Trial, n_images: int, study: Study) -> Non
             raise ReadingError(f"{name} must be a non-negative number.")
     if len(sub.reason) > 2000:
         raise ReadingError("The reason is limited to 2,000 characters.")
+
+
+def _refuse_unasked(sub: Submission, trial: Trial, study: Study) -> None:
+    """An answer carries only what this design asks for: anything else would be stored and analysed."""
+    asks_class = study.design == Design.SINGLE or (study.design == Design.RATING and study.rating_ask_class)
+    asks_confidence = study.confidence_scale != "off" and trial.kind != TrialKind.PRACTICE
+    unasked = [name for name, sent, asked in (
+        ("answer", sub.answer != "", asks_class),
+        ("chosen_position", sub.chosen_position is not None, study.design == Design.CHOICE),
+        ("rating", sub.rating is not None, study.design == Design.RATING),
+        ("confidence", sub.confidence is not None, asks_confidence),
+    ) if sent and not asked]
+    if unasked:
+        raise ReadingError(f"This trial does not ask for {' or '.join(unasked)}; send only what it asks for.")
 
 
 def _correct(sub: Submission, trial: Trial, truth: str, study: Study) -> bool | None:
@@ -340,10 +361,12 @@ def submit_response(reader: Reader, sub: Submission) -> tuple[Response, bool]:
             if study.frozen_at is None:
                 study.freeze()  # in the same transaction: an acknowledged answer always freezes the design
             sql.touch_reader(reader.pk, trial.index)
+            if trial.kind == TrialKind.PRACTICE:
+                # In the same transaction too: the last practice answer and the gate's verdict are stored
+                # together, so no crash or retry between them lets a failed reader on to the main trials.
+                _apply_practice_gate(reader, study)
     except IntegrityError:
         return Response.objects.get(trial__token=sub.trial_token, trial__reader=reader), False
-    if trial.kind == TrialKind.PRACTICE:
-        _apply_practice_gate(reader, study)
     return response, True
 
 

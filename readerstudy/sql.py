@@ -141,30 +141,42 @@ def mark_served(trial_id: int, exposure_ms: int | None) -> object:
     return now
 
 
+class ImageFile(NamedTuple):
+    directory: str
+    file: str
+    user_id: int | None  # the reader's: an invitation made for an account
+    revoked: bool
+    excluded: bool
+    started: bool  # the reader has answered the questionnaire
+    study_status: str
+
+
 @cache
 def _image_file_sql() -> str:
-    ti, t, r, pi, p = TrialImage, Trial, Reader, PoolImage, Pool
+    ti, t, r, st, pi, p = TrialImage, Trial, Reader, Study, PoolImage, Pool
     return (
         f"SELECT p.{_column(p, 'directory')}, pi.{_column(pi, 'file')}, r.{_column(r, 'user_id')}, "
-        f"r.{_column(r, 'revoked_at')} IS NOT NULL, r.{_column(r, 'excluded')} "
+        f"r.{_column(r, 'revoked_at')} IS NOT NULL, r.{_column(r, 'excluded')}, "
+        f"r.{_column(r, 'started_at')} IS NOT NULL, s.{_column(st, 'status')} "
         f"FROM {_table(ti)} ti "
         f"JOIN {_table(t)} t ON t.{_column(t, 'id')} = ti.{_column(ti, 'trial')} "
         f"JOIN {_table(r)} r ON r.{_column(r, 'id')} = t.{_column(t, 'reader')} "
+        f"JOIN {_table(st)} s ON s.{_column(st, 'id')} = r.{_column(r, 'study')} "
         f"JOIN {_table(pi)} pi ON pi.{_column(pi, 'id')} = ti.{_column(ti, 'image')} "
         f"JOIN {_table(p)} p ON p.{_column(p, 'id')} = pi.{_column(pi, 'pool')} "
         f"WHERE ti.{_column(ti, 'token')} = %s AND r.{_column(r, 'token')} = %s"
     )
 
 
-def image_file(reader_token: str, image_token: str) -> tuple[str, str, int | None, bool, bool] | None:
-    """(pool directory, file, reader's user id, revoked?, excluded?) of one image of one invitation's trial."""
+def image_file(reader_token: str, image_token: str) -> ImageFile | None:
+    """Where one image of one invitation's trial lives, and what decides whether it may be sent."""
     with connection.cursor() as cursor:
         cursor.execute(_image_file_sql(), [image_token, reader_token])
         row = cursor.fetchone()
     if row is None:
         return None
-    directory, file, user_id, revoked, excluded = row
-    return directory, file, user_id, bool(revoked), bool(excluded)
+    directory, file, user_id, revoked, excluded, started, status = row
+    return ImageFile(directory, file, user_id, bool(revoked), bool(excluded), bool(started), status)
 
 
 @cache

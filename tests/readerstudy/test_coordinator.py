@@ -138,7 +138,7 @@ def test_an_unknown_account_is_explained(client, alice, study):
 def test_a_logged_in_account_reader_must_send_the_csrf_token(study, charlie):
     from django.test import Client
 
-    reader = create_reader(study, "Charlie", user=charlie)
+    reader = invite(study, "Charlie", user=charlie)
     client = Client(enforce_csrf_checks=True)
     client.force_login(charlie)
     token = client.get(f"/api/reader/{reader.token}/").json()["trials"][0]["token"]

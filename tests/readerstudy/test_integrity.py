@@ -88,7 +88,15 @@ def test_a_timeout_stores_no_answer_where_the_study_has_a_time_limit(client, mak
 
 def test_answers_before_the_questionnaire_and_consent_are_refused(client, make_study):
     reader = create_reader(make_study(consent="I agree to take part."), "Skipper")
-    assert answer_first(client, reader).status_code == 409
+    before = client.get(f"/api/reader/{reader.token}/").json()
+    assert before["trials"] == [] and before["started"] is False and before["finished"] is False
+    first = reader.trials.order_by("index").first()
+    forged = client.post(f"/api/reader/{reader.token}/responses/",
+                         json.dumps({"trial": first.token, "answer": "real"}), content_type="application/json")
+    assert forged.status_code == 409
+    image = client.get(f"/api/reader/{reader.token}/images/{first.images.first().token}/")
+    assert image.status_code == 409 and "invitation link first" in image.json()["detail"]
+    assert Trial.objects.get(pk=first.pk).first_served_at is None  # nothing served, no clock started
     refused = client.post(f"/api/reader/{reader.token}/start/",
                           json.dumps({"role": "radiologist", "years_experience": 3}), content_type="application/json")
     assert refused.status_code == 400 and "consent" in refused.json()["detail"]

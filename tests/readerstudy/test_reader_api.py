@@ -99,10 +99,15 @@ def test_a_trial_of_another_reader_is_not_found(client, study):
 def test_revoked_links_unknown_links_and_paused_studies_are_refused(client, study):
     reader = invite(study, "R")
     assert client.get("/api/reader/not-a-token/").status_code == 404
+    image_url = state(client, reader)["trials"][1]["images"][0]["url"]
     study.status = StudyStatus.PAUSED
     study.save()
-    token = state(client, reader)["trials"][0]["token"]
+    paused = state(client, reader)
+    assert paused["trials"] == [] and paused["open"] is False and paused["finished"] is False
+    token = reader.trials.order_by("index").first().token
     assert post(client, reader, trial=token, answer="real").status_code == 409
+    assert client.get(image_url).status_code == 409  # no images while paused
+    assert reader.trials.get(index=1).first_served_at is None  # the next trial's clock has not started
     reader.revoked_at = reader.created_at
     reader.save()
     assert client.get(f"/api/reader/{reader.token}/").status_code == 410
@@ -168,6 +173,53 @@ def test_practice_trials_give_feedback_and_a_failed_pass_mark_ends_participation
     reader.refresh_from_db()
     assert reader.excluded and reader.exclusion_reason.startswith("failed practice")
     assert client.get(f"/api/reader/{reader.token}/").status_code == 403
+
+
+def test_the_practice_verdict_is_stored_with_the_last_practice_answer_or_not_at_all(client, make_study, monkeypatch):
+    # A crash between the last practice answer and the gate must not let a failed reader through: the
+    # answer and the verdict commit together, so the retry stores both.
+    import readerstudy.services as services
+
+    reader = invite(make_study(practice_trials=2, practice_pass_mark=1.0), "R")
+    first = state(client, reader)["trials"][0]
+    post(client, reader, trial=first["token"], answer=answer_for(Trial.objects.get(token=first["token"]), False))
+    last = state(client, reader)["trials"][0]
+    wrong = answer_for(Trial.objects.get(token=last["token"]), correct=False)
+    real_gate = services.practice_gate
+
+    def crash(reader):
+        raise RuntimeError("worker died")
+
+    monkeypatch.setattr(services, "practice_gate", crash)
+    with pytest.raises(RuntimeError):
+        post(client, reader, trial=last["token"], answer=wrong)
+    assert not Response.objects.filter(trial__token=last["token"]).exists()
+    monkeypatch.setattr(services, "practice_gate", real_gate)
+    retry = post(client, reader, trial=last["token"], answer=wrong)
+    assert retry.status_code == 201 and retry.json()["state"]["excluded"] is True
+    reader.refresh_from_db()
+    assert reader.excluded and not Response.objects.filter(trial__reader=reader, trial__kind="main").exists()
+
+
+@pytest.mark.parametrize("design, extra, field", [
+    ({}, {"confidence": 3}, "confidence"),
+    ({}, {"rating": 2}, "rating"),
+    ({}, {"chosen_position": 1}, "chosen_position"),
+    ({}, {"reason": "looked odd"}, "reason"),
+    ({"design": "choice", "alternatives": 2}, {"answer": "real"}, "answer"),
+    ({"design": "rating"}, {"answer": "real"}, "answer"),
+    ({"practice_trials": 2, "confidence_scale": "5"}, {"confidence": 4}, "confidence"),
+])
+def test_an_answer_with_fields_the_design_does_not_ask_for_is_refused(client, make_study, design, extra, field):
+    reader = invite(make_study(**design), "R")
+    current = state(client, reader)["trials"][0]
+    trial = Trial.objects.get(token=current["token"])
+    answer = {"single": {"answer": trial.truth}, "choice": {"chosen_position": trial.odd_position},
+              "rating": {"rating": 2}}[design.get("design", "single")]
+    refused = post(client, reader, trial=current["token"], **{**answer, **extra})
+    assert refused.status_code == 400 and field in refused.json()["detail"], refused.content
+    assert not Response.objects.exists()
+    assert post(client, reader, trial=current["token"], **answer).status_code == 201
 
 
 def test_forced_choice_correctness_is_computed_on_the_server(client, make_study):

@@ -100,12 +100,14 @@ def test_an_answer_records_the_served_time_the_orm_stored(study):
 def test_image_file_only_for_the_invitation_that_owns_the_trial(study):
     reader, other = invite(study, "A"), invite(study, "B")
     image = sql.pending_trials(reader.pk, 1)[0].images[0]
-    directory, file, user_id, revoked, excluded = sql.image_file(reader.token, image.token)
-    assert (directory, user_id, revoked, excluded) == (study.pool.directory, None, False, False)
-    assert file.endswith(".png")
+    found = sql.image_file(reader.token, image.token)
+    assert found == (study.pool.directory, found.file, None, False, False, True, "open")
+    assert found.file.endswith(".png")
     assert sql.image_file(other.token, image.token) is None
-    Reader.objects.filter(pk=reader.pk).update(revoked_at=timezone.now(), excluded=True)
-    assert sql.image_file(reader.token, image.token)[3:] == (True, True)
+    Reader.objects.filter(pk=reader.pk).update(revoked_at=timezone.now(), excluded=True, started_at=None)
+    type(study).objects.filter(pk=study.pk).update(status="paused")
+    found = sql.image_file(reader.token, image.token)
+    assert (found.revoked, found.excluded, found.started, found.study_status) == (True, True, False, "paused")
 
 
 def test_touch_reader_marks_finished_only_after_the_last_trial(study):
