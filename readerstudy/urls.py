@@ -1,10 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
 from .api import reader as reader_api
+from .converters import TokenConverter
 from .views import analyst, coordinator, home, reader
+
+register_converter(TokenConverter, "token")
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -14,19 +17,19 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Reader pages and the reader API (the invitation token is the credential).
     path("reading/", reader.my_studies, name="my-studies"),
-    path("r/<str:token>/", reader.start, name="reader-start"),
-    path("r/<str:token>/read/", reader.read, name="reader-read"),
-    path("r/<str:token>/done/", reader.done, name="reader-done"),
-    path("api/reader/<str:token>/", reader_api.ReaderStateView.as_view(), name="api-reader-state"),
-    path("api/reader/<str:token>/start/", reader_api.ReaderStartView.as_view(), name="api-reader-start"),
-    path("api/reader/<str:token>/responses/", reader_api.ReaderResponsesView.as_view(),
+    path("r/<token:token>/", reader.start, name="reader-start"),
+    path("r/<token:token>/read/", reader.read, name="reader-read"),
+    path("r/<token:token>/done/", reader.done, name="reader-done"),
+    path("api/reader/<token:token>/", reader_api.ReaderStateView.as_view(), name="api-reader-state"),
+    path("api/reader/<token:token>/start/", reader_api.ReaderStartView.as_view(), name="api-reader-start"),
+    path("api/reader/<token:token>/responses/", reader_api.ReaderResponsesView.as_view(),
          name="api-reader-responses"),
-    path("api/reader/<str:token>/images/<str:image_token>/", reader_api.ReaderImageView.as_view(),
+    path("api/reader/<token:token>/images/<token:image_token>/", reader_api.ReaderImageView.as_view(),
          name="api-reader-image"),
     # Coordinator pages.
     path("coordinator/", coordinator.dashboard, name="dashboard"),
     path("coordinator/pools/<int:pk>/", coordinator.pool_detail, name="pool-detail"),
-    path("coordinator/pools/<int:pk>/images/<str:uid>.png", coordinator.pool_image, name="pool-image"),
+    path("coordinator/pools/<int:pk>/images/<token:uid>.png", coordinator.pool_image, name="pool-image"),
     path("coordinator/studies/new/", coordinator.study_edit, name="study-new"),
     path("coordinator/studies/<int:pk>/", coordinator.study_detail, name="study-detail"),
     path("coordinator/studies/<int:pk>/edit/", coordinator.study_edit, name="study-edit"),

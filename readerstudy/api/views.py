@@ -6,7 +6,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response as ApiResponse
@@ -100,6 +100,10 @@ class StudyViewSet(viewsets.ModelViewSet):
         return response
 
 
+class ExcludeSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
 class ReaderViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = ReaderSerializer
     permission_classes = [CoordinatorOrReadOnlyAnalyst]
@@ -132,11 +136,13 @@ class ReaderViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         reader.refresh_from_db()
         return ApiResponse(self.get_serializer(reader).data)
 
-    @extend_schema(request=None, responses=ReaderSerializer, summary="exclude the reader from the study")
+    @extend_schema(request=ExcludeSerializer, responses=ReaderSerializer, summary="exclude the reader from the study")
     @action(detail=True, methods=["post"])
     def exclude(self, request, pk=None):
         reader = self.get_object()
-        reason = str(request.data.get("reason", ""))[:300] or "excluded by the coordinator"
+        body = ExcludeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        reason = body.validated_data["reason"].strip() or "excluded by the coordinator"
         Reader.objects.filter(pk=reader.pk).update(excluded=True, exclusion_reason=reason)
         reader.refresh_from_db()
         return ApiResponse(self.get_serializer(reader).data)

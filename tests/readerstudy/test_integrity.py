@@ -149,3 +149,28 @@ def test_the_readers_list_costs_a_fixed_number_of_queries(client, alice, study, 
     with django_assert_max_num_queries(8):
         readers = client.get(f"/api/readers/?study={study.pk}").json()["results"]
     assert len(readers) == 6 and all(r["progress"]["total"] == 12 for r in readers)
+
+
+@pytest.mark.parametrize("url", ["/api/reader/abc%00/", "/r/abc%00/read/", "/r/abc%00/", "/api/reader/abc%00/start/",
+                                 "/api/reader/abc/images/x%00y/", "/api/reader/a%20b/", "/r/" + "a" * 65 + "/"])
+def test_a_malformed_token_in_a_url_is_a_404_on_every_database(client, url):
+    assert client.get(url).status_code == 404
+
+
+def test_a_malformed_pool_image_id_is_a_404(client, alice, pool):
+    client.force_login(alice)
+    assert client.get(f"/coordinator/pools/{pool.pk}/images/ab%00cd.png").status_code == 404
+
+
+@pytest.mark.parametrize("body, status", [([1, 2], 400), ({"reason": "x" * 301}, 400), ("not json", 400),
+                                          ({"reason": "  no eye contact with the screen "}, 200), ({}, 200)])
+def test_excluding_a_reader_through_the_api_checks_its_body(client, alice, study, body, status):
+    reader = invite(study)
+    client.force_login(alice)
+    data = body if isinstance(body, str) else json.dumps(body)
+    response = client.post(f"/api/readers/{reader.pk}/exclude/", data, content_type="application/json")
+    assert response.status_code == status, response.content
+    reader.refresh_from_db()
+    assert reader.excluded is (status == 200)
+    if status == 200:
+        assert reader.exclusion_reason == (body.get("reason", "").strip() or "excluded by the coordinator")
