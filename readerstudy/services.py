@@ -60,7 +60,8 @@ def _store_schedule(reader: Reader, study: Study) -> None:
     trials = Trial.objects.bulk_create([
         Trial(reader=reader, index=i, kind=p.kind, block=p.block, resolution=p.resolution,
               odd_position=p.odd_position,
-              exposure_ms=study.exposure_ms if study.exposure_mode == "fixed" else None)
+              # Practice is untimed: a practice answer is never "not shown as asked".
+              exposure_ms=study.exposure_ms if study.exposure_mode == "fixed" and p.kind != "practice" else None)
         for i, p in enumerate(planned)
     ])
     if any(p.repeat_of is not None for p in planned):

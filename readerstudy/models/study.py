@@ -28,6 +28,12 @@ def default_rating_labels() -> list[str]:
     return ["Clearly synthetic", "Probably synthetic", "Probably real", "Clearly real"]
 
 
+MIN_EXPOSURE_MS = 17  # one frame at 60 Hz
+MAX_EXPOSURE_MS = 60_000
+MAX_BLANK_MS = 10_000
+FULL_HD_WINDOW = (1920, 950)  # CSS px inside a maximised browser on a 1920 x 1080 screen
+
+
 class StudyStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     OPEN = "open", "Open"
@@ -136,11 +142,40 @@ class Study(models.Model):
             errors["rating_labels"] = "Give the realism scale as a list of labels, lowest first."
         elif self.design == Design.RATING and not (4 <= len(labels) <= 5):
             errors["rating_labels"] = "A realism scale has 4 or 5 labels."
+        if self.time_limit_ms is not None and self.time_limit_ms < 250:
+            errors["time_limit_ms"] = "A time limit under 250 ms leaves no time to answer; leave it empty for none."
+        elif self.time_limit_ms is not None and self.min_view_ms >= self.time_limit_ms:
+            errors["min_view_ms"] = (f"The minimum viewing time ({self.min_view_ms} ms) must be shorter than the "
+                                     f"time limit ({self.time_limit_ms} ms), or every trial times out.")
+        if self.exposure_mode != "none" and not MIN_EXPOSURE_MS <= self.exposure_ms <= MAX_EXPOSURE_MS:
+            errors["exposure_ms"] = (f"A timed exposure is {MIN_EXPOSURE_MS} ms (one frame at 60 Hz) to "
+                                     f"{MAX_EXPOSURE_MS:,} ms.")
+        if self.blank_ms > MAX_BLANK_MS:
+            errors["blank_ms"] = f"The blank interval is at most {MAX_BLANK_MS:,} ms."
         if self.design == Design.RATING and not self.rating_ask_class and self.practice_pass_mark > 0:
             errors["practice_pass_mark"] = ("A realism rating has no right answer, so practice cannot be passed or "
                                             "failed: set the pass mark to 0, or ask 'real or synthetic?' afterwards.")
         if errors:
             raise ValidationError(errors)
+
+    def layout_warnings(self) -> list[str]:
+        """Where the reading page cannot show the images at the configured size on a full-HD screen.
+
+        The page (static/mirage/reader.js, imageSize) fits the images side by side with 16 px gaps in the
+        window less 48 px, and below the window height less 260 px for progress and buttons; a maximised
+        browser on a 1920 x 1080 screen has about 1920 x 950 CSS px.
+        """
+        count = self.alternatives if self.design == Design.CHOICE else 1
+        width = count * self.display_size + 16 * (count - 1) + 48
+        height = self.display_size + 260
+        if width <= FULL_HD_WINDOW[0] and height <= FULL_HD_WINDOW[1]:
+            return []
+        fit = min((FULL_HD_WINDOW[0] - 48 - 16 * (count - 1)) // count, FULL_HD_WINDOW[1] - 260)
+        what = f"{count} images of {self.display_size} px side by side" if count > 1 else \
+            f"An image of {self.display_size} px"
+        return [f"{what} need a window of {width} x {height} CSS px: on a full-HD screen they are shown at about "
+                f"{fit} px. The page asks readers to enlarge the window or reset the zoom, and records the size "
+                f"shown with each answer; a smaller display size keeps every reader at the same magnification."]
 
     def freeze(self) -> None:
         """Record that design can no longer change (idempotent, race-free)."""

@@ -112,6 +112,7 @@ def study_detail(request, pk: int):
     config = [(study._meta.get_field(f).verbose_name, _display(study, f)) for f in Study.DESIGN_FIELDS]
     return render(request, "coordinator/study_detail.html", {
         "study": study, "config": config, "readers": _reader_rows(study), "invite_form": InviteForm(),
+        "layout_warnings": study.layout_warnings(),
     })
 
 
@@ -172,14 +173,23 @@ def reader_action(request, pk: int, reader_pk: int, action: str):
         Reader.objects.filter(pk=reader.pk).update(excluded=True, exclusion_reason=reason)
     elif action == "remind":
         link = request.build_absolute_uri(reverse("reader-start", args=[reader.token]))
-        if reader.email:
-            try:
-                send_mail(f"Reminder: {reader.study.name}", f"Please continue the reading study here: {link}",
-                          None, [reader.email], fail_silently=False)
-            except OSError as exc:
-                messages.error(request, f"The reminder to {reader.email} could not be sent ({exc}); "
-                                        f"send them their link by hand: {link}")
-                return _readers_response(request, reader.study)
+        email = reader.email or (reader.user.email if reader.user else "")
+        state = ("'s link was withdrawn" if reader.revoked_at else " is excluded" if reader.excluded
+                 else " has finished" if reader.finished_at else "")
+        if state:
+            messages.error(request, f"{reader.name}{state}: no reminder was sent.")
+            return _readers_response(request, reader.study)
+        if not email:
+            messages.error(request, f"{reader.name} has no e-mail address, so no reminder was sent: "
+                                    f"send them their link by hand: {link}")
+            return _readers_response(request, reader.study)
+        try:
+            send_mail(f"Reminder: {reader.study.name}", f"Please continue the reading study here: {link}",
+                      None, [email], fail_silently=False)
+        except OSError as exc:
+            messages.error(request, f"The reminder to {email} could not be sent ({exc}); "
+                                    f"send them their link by hand: {link}")
+            return _readers_response(request, reader.study)
         Reader.objects.filter(pk=reader.pk).update(reminded_at=now)
     else:
         return HttpResponse(f"Unknown action {action!r}.", status=400)

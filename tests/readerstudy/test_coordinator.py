@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import models
 
 from readerstudy.models import Reader, Study
 from readerstudy.services import create_reader
@@ -163,3 +164,61 @@ def test_a_new_study_form_starts_from_the_defaults(client, alice, pool):
     client.force_login(alice)
     page = client.get("/coordinator/studies/new/").content.decode()
     assert 'value="32,64,128,256"' in page and "Clearly synthetic" in page
+
+
+def test_a_reminder_goes_only_to_a_reader_who_can_get_and_use_it(client, alice, study, mailoutbox):
+    client.force_login(alice)
+    with_email = invite(study, "Mail", email="mail@example.org")
+    without = invite(study, "NoMail")
+    excluded = invite(study, "Out", email="out@example.org")
+    Reader.objects.filter(pk=excluded.pk).update(excluded=True)
+
+    def remind(reader):
+        return client.post(f"/coordinator/studies/{study.pk}/readers/{reader.pk}/remind/", HTTP_HX_REQUEST="true")
+
+    page = remind(without).content.decode()
+    assert "NoMail has no e-mail address" in page and f"/r/{without.token}/" in page
+    page = remind(excluded).content.decode()
+    assert "Out is excluded: no reminder was sent" in page
+    page = remind(with_email).content.decode()
+    assert [m.to for m in mailoutbox] == [["mail@example.org"]] and with_email.token in mailoutbox[0].body
+    assert list(Reader.objects.filter(reminded_at__isnull=False).values_list("name", flat=True)) == ["Mail"]
+    # The button is offered only where a reminder can go out.
+    assert page.count("/remind/") == 2 and "Remind again" in page  # one form: its hx-post and its action
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ({"time_limit_ms": 3000, "min_view_ms": 3000}, "min_view_ms", "must be shorter than the time limit"),
+    ({"time_limit_ms": 100}, "time_limit_ms", "under 250 ms"),
+    ({"exposure_mode": "fixed", "exposure_ms": 0}, "exposure_ms", "one frame at 60 Hz"),
+    ({"exposure_mode": "staircase", "exposure_ms": 120_000}, "exposure_ms", "60,000 ms"),
+    ({"blank_ms": 2**31 - 1}, "blank_ms", "at most 10,000 ms"),
+])
+def test_a_design_that_cannot_be_read_is_refused(client, alice, pool, change, field, message):
+    client.force_login(alice)
+    response = client.post("/api/studies/", {"name": "S", "pool": pool.pk, "resolutions": [32], **change},
+                           content_type="application/json")
+    assert response.status_code == 400 and message in json.dumps(response.json()), response.content
+    assert not Study.objects.exists()
+
+
+def test_practice_trials_are_untimed_even_with_a_fixed_exposure(make_study):
+    study = make_study(practice_trials=2, exposure_mode="fixed", exposure_ms=200)
+    reader = invite(study)
+    kinds = dict(reader.trials.values_list("kind").annotate(n=models.Count("id", filter=models.Q(exposure_ms=200))))
+    assert kinds == {"practice": 0, "main": 12}
+
+
+@pytest.mark.parametrize("design, expected", [
+    ({}, []), ({"display_size": 1024}, ["An image of 1024 px need a window of 1072 x 1284"]),
+    ({"design": "choice", "alternatives": 4}, ["4 images of 512 px side by side need a window of 2144 x 772"]),
+    ({"design": "choice", "alternatives": 3, "display_size": 600}, []),
+])
+def test_the_study_page_warns_when_the_images_cannot_be_shown_at_their_size(client, alice, make_study,
+                                                                           design, expected):
+    study = make_study(**design)
+    assert [w[:len(e)] for w, e in zip(study.layout_warnings(), expected)] == expected
+    assert len(study.layout_warnings()) == len(expected)
+    client.force_login(alice)
+    page = client.get(f"/coordinator/studies/{study.pk}/").content.decode()
+    assert ("CSS px" in page) is bool(expected)
