@@ -231,9 +231,11 @@ def mark_served(trial: Trial, exposure_ms: int | None) -> None:
     if trial.first_served_at is not None:
         return
     exposure_ms = exposure_ms if trial.exposure_ms is None else None
-    trial.first_served_at = sql.mark_served(trial.pk, exposure_ms)
-    if exposure_ms is not None:
-        trial.exposure_ms = exposure_ms
+    served = sql.mark_served(trial.pk, exposure_ms)
+    if served is not None:
+        trial.first_served_at = served
+        if exposure_ms is not None:
+            trial.exposure_ms = exposure_ms
 
 
 # ----------------------------------------------------------------------------- answers

@@ -9,7 +9,8 @@ renamed field breaks here loudly rather than silently.
 """
 from __future__ import annotations
 
-from functools import cache, lru_cache
+import weakref
+from functools import cache
 from typing import NamedTuple
 
 from django.db import connection
@@ -30,14 +31,20 @@ def _columns(model, alias: str) -> str:
     return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
 
 
-@lru_cache(maxsize=64)
+# Per connection (held weakly: a closed connection's entry goes with it), per model.
+_CONVERTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _converters(model, ops) -> tuple:
     """Per column of `model`: (column, converters) as the SQL compiler collects them, for one connection."""
-    columns = []
-    for field in model._meta.concrete_fields:
-        column = field.get_col(model._meta.db_table)
-        columns.append((column, tuple(ops.get_db_converters(column) + field.get_db_converters(ops.connection))))
-    return tuple(columns)
+    per_model = _CONVERTERS.setdefault(ops, {})
+    if model not in per_model:
+        columns = []
+        for field in model._meta.concrete_fields:
+            column = field.get_col(model._meta.db_table)
+            columns.append((column, tuple(ops.get_db_converters(column) + field.get_db_converters(ops.connection))))
+        per_model[model] = tuple(columns)
+    return per_model[model]
 
 
 def _instance(model, values):
@@ -130,15 +137,16 @@ def _mark_served_sql(with_exposure: bool) -> str:
             f"WHERE {_column(t, 'id')} = %s AND {_column(t, 'first_served_at')} IS NULL")
 
 
-def mark_served(trial_id: int, exposure_ms: int | None) -> object:
-    """Set a trial's first-served time (and its staircase exposure) unless already set; returns the time."""
+def mark_served(trial_id: int, exposure_ms: int | None):
+    """Set a trial's first-served time (and its staircase exposure) unless already set; returns the time
+    set, or None where an earlier serve had set it."""
     now = timezone.now()
     params = [connection.ops.adapt_datetimefield_value(now)]
     if exposure_ms is not None:
         params.append(exposure_ms)
     with connection.cursor() as cursor:
         cursor.execute(_mark_served_sql(exposure_ms is not None), [*params, trial_id])
-    return now
+        return now if cursor.rowcount else None
 
 
 class ImageFile(NamedTuple):

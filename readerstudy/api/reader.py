@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.authentication import SessionAuthentication
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
@@ -39,9 +39,10 @@ class SubmissionSerializer(serializers.Serializer):
 
 
 class ReaderAPIView(APIView):
-    # The token in the URL is the credential. A session is read only for invitations made to an account
-    # (and then DRF checks the CSRF token, which the reading page sends).
-    authentication_classes = [SessionAuthentication]
+    # The token in the URL is the credential. A login is read only for invitations made to an account:
+    # the browser's session (then DRF checks the CSRF token, which the reading page sends) or, for a
+    # script reading on that account's behalf, its API token.
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [AllowAny]
 
     def handle_exception(self, exc):

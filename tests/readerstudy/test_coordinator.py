@@ -222,3 +222,18 @@ def test_the_study_page_warns_when_the_images_cannot_be_shown_at_their_size(clie
     client.force_login(alice)
     page = client.get(f"/coordinator/studies/{study.pk}/").content.decode()
     assert ("CSS px" in page) is bool(expected)
+
+
+def test_a_script_reads_for_an_account_invitation_with_that_accounts_api_token(study, charlie, bob):
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+
+    reader = invite(study, "Charlie", user=charlie)
+    script = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=charlie).key}")
+    trial = script.get(f"/api/reader/{reader.token}/").json()["trials"][0]["token"]
+    answered = script.post(f"/api/reader/{reader.token}/responses/", json.dumps({"trial": trial, "answer": "real"}),
+                           content_type="application/json")
+    assert answered.status_code == 201
+    other = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=bob).key}")
+    assert other.get(f"/api/reader/{reader.token}/").status_code == 403
+    assert Client().get(f"/api/reader/{reader.token}/").status_code == 401

@@ -40,3 +40,8 @@ def test_database_url_selects_postgresql():
             "print(d['ENGINE'], d['HOST'], d['PORT'], d['NAME'])")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.stdout.split() == ["django.db.backends.postgresql", "db.example", "5433", "mirage"]
+
+
+def test_a_database_other_than_sqlite_or_postgresql_is_refused_at_start(tmp_path):
+    result = run_manage("check", DATABASE_URL="mysql://u:p@db.example/mirage", MIRAGE_VAR_DIR=str(tmp_path))
+    assert result.returncode != 0 and "DATABASE_URL must name SQLite or PostgreSQL" in result.stderr

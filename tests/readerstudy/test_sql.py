@@ -81,7 +81,7 @@ def test_mark_served_sets_an_aware_time_once_that_the_orm_reads_back(study):
     stored = Trial.objects.get(pk=trial.pk)
     assert stored.first_served_at == served and before <= served <= timezone.now()
     assert stored.exposure_ms == 350
-    sql.mark_served(trial.pk, 999)  # a second serve changes nothing
+    assert sql.mark_served(trial.pk, 999) is None  # a second serve changes nothing
     again = Trial.objects.get(pk=trial.pk)
     assert (again.first_served_at, again.exposure_ms) == (served, 350)
 
