@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .models import Design, ImageClass, PoolImage, Reader, Response, Study, StudyStatus, Trial, TrialImage, TrialKind
@@ -91,15 +91,29 @@ def save_design(study: Study) -> Study:
         study.save()
         return study
     with transaction.atomic():
-        readers = list(Reader.objects.select_for_update().filter(study=study).order_by("pk"))
+        readers = _lock_readers(study)
         if Study.objects.select_for_update().filter(pk=study.pk, frozen_at__isnull=False).exists():
             raise DesignFrozen("This study has answers, so its design is frozen. Copy it to make a changed study.")
+        # A reader invited between the first lock and the study's (create_reader waits for the study lock,
+        # so no one can be invited from here on) is locked now, without waiting: waiting could deadlock with
+        # that reader's first answer, which takes the reader's lock and then the study's.
+        try:
+            late = list(Reader.objects.select_for_update(nowait=True).filter(study=study)
+                        .exclude(pk__in=[r.pk for r in readers]).order_by("pk"))
+        except DatabaseError:
+            raise DesignFrozen("A reader has just started answering, so the design is being frozen. "
+                               "Reload the study; copy it to make a changed study.") from None
+        readers += late
         study.save()
         if readers:
             Trial.objects.filter(reader__in=readers).delete()
             for reader in readers:
                 _store_schedule(reader, study)
     return study
+
+
+def _lock_readers(study: Study) -> list[Reader]:
+    return list(Reader.objects.select_for_update().filter(study=study).order_by("pk"))
 
 
 def copy_study(study: Study, user) -> Study:

@@ -174,3 +174,15 @@ def test_excluding_a_reader_through_the_api_checks_its_body(client, alice, study
     assert reader.excluded is (status == 200)
     if status == 200:
         assert reader.exclusion_reason == (body.get("reason", "").strip() or "excluded by the coordinator")
+
+
+def test_a_reader_invited_while_a_design_is_saved_gets_the_new_design(study, monkeypatch):
+    # The reader list is read before the study lock; one invited in between must be rebuilt too.
+    import readerstudy.services as services
+
+    invited_meanwhile = create_reader(study, "Meanwhile")
+    monkeypatch.setattr(services, "_lock_readers", lambda study: [])
+    study.design, study.alternatives, study.resolutions = "choice", 3, [64]
+    services.save_design(study)
+    trials = list(invited_meanwhile.trials.prefetch_related("images"))
+    assert trials and all(t.resolution == 64 and len(t.images.all()) == 3 for t in trials)
