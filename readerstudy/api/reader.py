@@ -98,10 +98,14 @@ class ReaderResponsesView(ReaderAPIView):
             return _first_error(serializer)
         data = dict(serializer.validated_data)
         data["trial_token"] = data.pop("trial")
-        response, created = submit_response(reader, Submission(**data))
+        submission = Submission(**data)
+        response, created = submit_response(reader, submission)
         if response.trial.kind == TrialKind.PRACTICE:
             reader.refresh_from_db(fields=["excluded"])  # a failed practice gate ends participation
         body = {"stored": True, "created": created, "trial": response.trial.token}
+        if not created:
+            # This page's own earlier try (a retry after a lost acknowledgement), or another tab's answer?
+            body["same_client"] = bool(submission.client_key) and response.client_key == submission.client_key
         if response.trial.kind == TrialKind.PRACTICE and reader.study.practice_feedback and response.correct is not None:
             body["feedback"] = {"correct": response.correct}
         if reader.excluded:

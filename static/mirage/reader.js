@@ -19,14 +19,23 @@
   const confidenceBox = $("confidence");
   const reasonBox = $("reason-box");
   const classAfter = $("class-after");       // realism rating followed by "real or synthetic?"
+  const app = $("reader-app");
+  const stage = $("stage");
+  const sizeNotice = $("size-notice");
 
   let progress = initial.progress;
   let queue = initial.trials.slice();       // trials known from the server, current first
   const answered = new Set();                // tokens answered on this page (sent or being sent)
   let sendChain = Promise.resolve();         // answers go to the server one after another
   let pendingSends = 0;
+  const pendingByKind = { practice: 0, main: 0 };  // answers not yet acknowledged, for the progress text
   let current = null;
+  // Viewing time of the current trial: what was viewed before a pause (viewedMs) plus, while the image is
+  // up (viewing), the time since shownAt. A pause stops the clock; it never restarts it.
   let shownAt = 0;                           // performance.now() of the frame that painted the image
+  let viewedMs = 0;
+  let viewing = false;
+  let lastRect = null;                       // the image's displayed size, kept while a pause hides it
   let exposure = null;                       // {requested, onAt, offAt}
   let choice = emptyChoice();
   let highlight = null;
@@ -35,9 +44,10 @@
   let halted = false;
   let timers = [];
   let firstTrial = true;
-  let exposing = false;                      // no pause while a timed image is on screen
+  let exposing = false;                      // a timed image's countdown or exposure is under way
+  let exposureOn = false;                    // the timed image is on screen: a pause waits for the mask
+  let pauseAfterExposure = false;
   let showSeq = 0;                           // a newer show() or a pause cancels an older one
-  let pausedAt = 0;
   let advanceOnResume = false;
   const preloaded = new Map();
   // Input in the first moments of a new trial is a double click or key bounce, not a decision: ignore it.
@@ -82,44 +92,118 @@
   function setProgressText() {
     const practice = current && current.kind === "practice";
     $("phase").textContent = practice ? "Practice" : "";
+    // Answers still on their way count as done, each in its own phase (a practice answer is no main trial).
     if (practice) {
-      $("progress-text").textContent = `${progress.practice_done + 1} of ${progress.practice_total}`;
+      const n = Math.min(progress.practice_done + pendingByKind.practice + 1, progress.practice_total);
+      $("progress-text").textContent = `${n} of ${progress.practice_total}`;
     } else {
-      const n = Math.min(progress.done + pendingSends + 1, progress.total);
+      const n = Math.min(progress.done + pendingByKind.main + 1, progress.total);
       $("progress-text").textContent = `Trial ${n} of ${progress.total}`;
     }
   }
 
-  function imageSize(n) {
-    const gap = 16 * (n - 1);
-    const fit = Math.floor((window.innerWidth - 48 - gap) / n);
-    const tall = Math.floor(window.innerHeight - 260);
-    return Math.max(64, Math.min(display.display_size, fit, tall));
+  function setPending(kind, delta) {
+    pendingSends += delta;
+    pendingByKind[kind === "practice" ? "practice" : "main"] += delta;
+    app.dataset.pending = String(pendingSends);
   }
 
-  async function show(trial) {
+  // ---------------------------------------------------------------- image size
+
+  // The images are shown at the study's display size (CSS pixels) whenever the window has room for all of a
+  // trial's images side by side, with every control the study can show below them: nothing ever scrolls.
+  // When it has not, they are shown smaller (the displayed size is recorded with each answer) and the reader
+  // is told how to get the set size back.
+  const GAP = 16;                                     // .images gap
+  const FRAME = display.design === "choice" ? 6 : 0;  // button.choice border, both sides
+
+  function room() {
+    // The stage's size with every optional control on screen (they appear only after the first choice).
+    const optional = [classAfter, confidenceBox, reasonBox, confirmHint].filter((el) => el && el.hidden);
+    optional.forEach((el) => { el.hidden = false; el.style.visibility = "hidden"; });
+    const box = { width: stage.clientWidth, height: stage.clientHeight };
+    optional.forEach((el) => { el.hidden = true; el.style.visibility = ""; });
+    return box;
+  }
+
+  function showSizeNotice() {
+    if (sizeNotice.textContent) return;  // said once; a live region repeated on every resize is noise
+    const kbd = (text) => {
+      const element = document.createElement("kbd");
+      element.textContent = text;
+      return element;
+    };
+    sizeNotice.append(
+      `The images do not fit in this window at their set size (${display.display_size} px), so they are ` +
+      "shown smaller. Please enlarge or maximise the window, or reset the browser zoom (",
+      kbd("Ctrl+0"), ", on a Mac ", kbd("Cmd+0"), ").");
+  }
+
+  function fitSize(n) {
+    const wanted = display.display_size;
+    const fits = (box, s) => n * (s + FRAME) + GAP * (n - 1) <= box.width && s + FRAME <= box.height;
+    let box = room();
+    if (sizeNotice.textContent) {
+      // The room there would be without the notice: it goes as soon as the set size fits.
+      const style = getComputedStyle(sizeNotice);
+      const own = sizeNotice.offsetHeight + parseFloat(style.marginTop) + parseFloat(style.marginBottom);
+      if (fits({ width: box.width, height: box.height + own }, wanted)) {
+        sizeNotice.replaceChildren();
+        return wanted;
+      }
+    } else if (fits(box, wanted)) {
+      return wanted;
+    }
+    showSizeNotice();
+    box = room();
+    const size = Math.floor(Math.min((box.width - GAP * (n - 1)) / n - FRAME, box.height - FRAME));
+    return Math.max(16, size);
+  }
+
+  function resizeShown() {
+    if (!current) return;
+    const images = imagesBox.querySelectorAll("img.stimulus");
+    const size = fitSize(current.images.length);
+    images.forEach((img) => { img.width = size; img.height = size; });
+  }
+
+  let resizeFrame = 0;
+  window.addEventListener("resize", () => {
+    cancelAnimationFrame(resizeFrame);
+    resizeFrame = requestAnimationFrame(resizeShown);
+  });
+
+  async function show(trial, resumed = false) {
     const seq = ++showSeq;
     clearTimers();
     $("mask").hidden = true;
+    if (!resumed) {
+      viewedMs = 0;
+      lastRect = null;
+    }
+    viewing = false;
+    exposing = false;
+    pauseAfterExposure = false;
     current = trial;
     choice = emptyChoice();
     highlight = null;
     accepting = false;
     exposure = null;
     setButtons(false);
+    feedback.classList.remove("notice");
     feedback.textContent = "";
     hideConfirmation();
     preload(trial);
     const elements = await Promise.all(trial.images.map((image) => preloaded.get(image.url)));
     if (seq !== showSeq) return;
-    if (!firstTrial && display.blank_ms > 0) {
+    if (!firstTrial && !resumed && display.blank_ms > 0) {
       imagesBox.replaceChildren();
       await new Promise((resolve) => later(display.blank_ms, resolve));
       if (seq !== showSeq) return;
     }
     firstTrial = false;
     setProgressText();
-    const size = imageSize(elements.length);
+    const size = fitSize(elements.length);
     const nodes = elements.map((element, position) => {
       const img = element;  // the decoded element itself: it paints in the frame it is inserted
       img.alt = elements.length > 1 ? `Image ${position + 1}` : "Image to judge";
@@ -146,8 +230,10 @@
       await showTimed(trial, nodes, size, seq);
     } else {
       imagesBox.replaceChildren(...nodes);
-      shownAt = await nextFrame();
+      const paintedAt = await nextFrame();
       if (seq !== showSeq) return;
+      shownAt = paintedAt;
+      viewing = true;
       startAnswering();
     }
     const next = nextKnownTrial();
@@ -159,13 +245,15 @@
     const countdown = $("countdown");
     const mask = $("mask");
     imagesBox.replaceChildren();
-    drawMask(mask, size * nodes.length + 16 * (nodes.length - 1), size);  // ready before the image is up
+    drawMask(mask, (size + FRAME) * nodes.length + GAP * (nodes.length - 1), size + FRAME);  // ready before the image is up
     countdown.hidden = false;
     for (const n of ["3", "2", "1"]) {
       countdown.textContent = n;
       await new Promise((resolve) => later(400, resolve));
+      if (seq !== showSeq) return;  // paused in the countdown: the image was never shown, it starts afresh
     }
     countdown.hidden = true;
+    exposureOn = true;  // from here to the mask, a pause waits: the image is never cut short nor shown again
     imagesBox.replaceChildren(...nodes);
     const onAt = await nextFrame();
     const rect = imagesBox.querySelector("img").getBoundingClientRect();
@@ -177,13 +265,28 @@
       previous = now;
       if (now + frame - onAt >= trial.exposure_ms - frame / 2) break;
     }
+    if (seq !== showSeq) {  // not reached (nothing replaces a trial while its image is up), but never a stray mask
+      exposureOn = false;
+      return;
+    }
     imagesBox.replaceChildren();
     mask.hidden = false;
     const offAt = await nextFrame();
+    exposureOn = false;
+    if (seq !== showSeq) return;  // replaced by the server's trial (answered in another tab)
     exposure = { requested: trial.exposure_ms, onAt, offAt, rect };
     exposing = false;
     shownAt = onAt;
-    if (seq !== showSeq) return;
+    viewing = true;
+    if (pauseAfterExposure) {   // asked for while the image was up: the pause screen comes over the mask
+      pauseAfterExposure = false;
+      togglePause();
+      return;
+    }
+    if (answered.has(trial.token)) {  // answered in another tab meanwhile
+      advance();
+      return;
+    }
     later(500, () => { mask.hidden = true; });
     startAnswering();
   }
@@ -201,16 +304,31 @@
     ctx.putImageData(data, 0, 0);
   }
 
+  function viewedSoFar() {
+    return viewedMs + (viewing ? performance.now() - shownAt : 0);
+  }
+
+  function timeLimited(trial) {
+    return Boolean(display.time_limit_ms) && trial.kind !== "practice";
+  }
+
   function startAnswering() {
-    const guard = Math.max(GUARD_MS, display.min_view_ms || 0);
+    // The minimum viewing time and the time limit count the viewing time, before a pause included.
+    const spent = viewedSoFar();
+    const guard = Math.max(GUARD_MS, (display.min_view_ms || 0) - spent);
     const enable = () => {
       accepting = true;
       setButtons(true);
     };
-    later(guard, enable);
-    if (display.time_limit_ms && current.kind !== "practice") {
-      later(display.time_limit_ms, () => submit(true));
+    if (timeLimited(current)) {
+      const left = display.time_limit_ms - spent;
+      if (left <= 0) {
+        submit(true);
+        return;
+      }
+      later(left, () => submit(true));
     }
+    later(guard, enable);
   }
 
   function setButtons(enabled) {
@@ -360,25 +478,56 @@
   function acknowledge(body) {
     const state = body.state;
     if (state.excluded) return halt(state.message);
+    if (!state.open) {
+      progress = state.progress;
+      return halt("The study has been paused by its coordinator. Your answers so far are saved; please come back later.");
+    }
     progress = state.progress;
     queue = state.trials;
     queue.forEach(preload);
+    // Not stored, and the stored answer is not this page's own earlier try (a retry after a lost
+    // acknowledgement): the trial had already been answered elsewhere (another tab or device), and the
+    // server kept that answer.
+    let elsewhere = body.created === false && !body.same_client;
+    if (current && !answered.has(current.token) && !queue.some((t) => t.token === current.token)) {
+      // The trial on screen is no longer the server's to answer: continue from the server's state.
+      elsewhere = true;
+      leaveCurrent();
+    }
+    if (elsewhere) {
+      feedback.classList.remove("warning");
+      feedback.classList.add("notice");
+      feedback.textContent = "This trial had already been answered in another tab or window; that answer was kept.";
+    }
     if (state.finished && pendingSends === 0) window.location.assign(initial.done_url);
   }
 
+  function leaveCurrent() {
+    answered.add(current.token);  // never sent from here
+    accepting = false;
+    viewing = false;
+    setButtons(false);
+    if (exposureOn) return;       // the timed image is up: showTimed moves on once the mask is
+    clearTimers();
+    advance();                    // paused: on resume
+  }
+
   function submit(timedOut) {
-    if (!current || (!timedOut && (!accepting || !ready()))) return;
+    if (!current || answered.has(current.token) || (!timedOut && (!accepting || !ready()))) return;
     accepting = false;
     clearTimers();
     setButtons(false);
     const trial = current;
+    const responseMs = viewedSoFar();
+    viewing = false;
     const first = imagesBox.querySelector("img");
-    const rect = exposure ? exposure.rect : (first ? first.getBoundingClientRect() : { width: null, height: null });
+    const rect = exposure ? exposure.rect
+      : (first ? first.getBoundingClientRect() : (lastRect || { width: null, height: null }));
     const payload = {
       trial: trial.token,
       client_key: uuid(),
       timed_out: Boolean(timedOut),
-      client_response_ms: Math.round((performance.now() - shownAt) * 10) / 10,
+      client_response_ms: Math.round(responseMs * 10) / 10,
       displayed_width: rect.width,
       displayed_height: rect.height,
       device_pixel_ratio: window.devicePixelRatio || 1,
@@ -396,20 +545,20 @@
       payload.requested_exposure_ms = exposure.requested;
     }
     answered.add(trial.token);
-    pendingSends += 1;
+    setPending(trial.kind, 1);
     const sent = sendChain.then(() => post(payload));
     sendChain = sent.then((body) => {
-      pendingSends -= 1;
+      setPending(trial.kind, -1);
       acknowledge(body);
     }, (error) => {
-      pendingSends -= 1;
+      setPending(trial.kind, -1);
       halt(error.message);
     });
     if (trial.kind === "practice" && display.practice_feedback) {
       // Practice: wait for the server's verdict and show it before moving on.
       sendChain.then(() => sent).then((body) => {
         if (halted) return;
-        if (body.feedback) feedback.textContent = body.feedback.correct ? "Correct." : "Not correct.";
+        if (body.feedback && !(body.created === false && !body.same_client)) feedback.textContent = body.feedback.correct ? "Correct." : "Not correct.";
         later(900, advance);
       }, () => {});
       return;
@@ -463,26 +612,47 @@
   // ---------------------------------------------------------------- pause and keys
 
   function togglePause() {
-    if (halted || exposing) return;
+    if (halted) return;
+    if (!paused && exposureOn) {
+      // A timed image is never cut short nor shown again: the pause begins when the mask is up.
+      pauseAfterExposure = true;
+      return;
+    }
     paused = !paused;
     $("paused").hidden = !paused;
     if (paused) {
       accepting = false;
-      showSeq += 1;    // cancels a show() in progress
+      showSeq += 1;    // cancels a show() in progress (a countdown included: that image was never shown)
       clearTimers();
-      pausedAt = performance.now();
+      setButtons(false);
+      if (viewing) {   // the viewing clock stops, keeping what was viewed
+        viewedMs += performance.now() - shownAt;
+        viewing = false;
+      }
+      if (exposing) {
+        exposing = false;
+        $("countdown").hidden = true;
+      }
+      const first = imagesBox.querySelector("img");
+      if (first) lastRect = first.getBoundingClientRect();
+      imagesBox.replaceChildren();  // nothing to study behind the pause screen
       $("resume").focus();
       return;
     }
+    if (document.activeElement && document.activeElement.id === "resume") document.activeElement.blur();
     if (advanceOnResume || (current && answered.has(current.token))) {
       advanceOnResume = false;
       advance();
     } else if (current && exposure) {
-      // A timed image is never shown twice: stay on the mask; paused time does not count.
-      shownAt += performance.now() - pausedAt;
+      // A timed image is never shown twice: stay on the mask; the clock goes on from where it stopped.
+      shownAt = performance.now();
+      viewing = true;
       startAnswering();
+    } else if (current && timeLimited(current) && viewedMs >= display.time_limit_ms) {
+      submit(true);    // the time was up when the pause began
     } else if (current) {
-      show(current);   // an untimed image is shown afresh and its time counts from now
+      // The image is shown again for what is left of its time limit (and of its minimum viewing time).
+      show(current, true);
     }
   }
 
@@ -497,6 +667,12 @@
     }
     if (paused || halted || !current) return;
     if (key === "enter") {
+      // Enter confirms; on a focused button or link other than an answer or Confirm (Pause) it does what it
+      // always does.
+      const focused = event.target instanceof Element ? event.target.closest("button, a[href], summary, select") : null;
+      if (focused && !focused.matches("[data-answer], [data-rating], [data-confidence], button.choice, #confirm")) {
+        return;
+      }
       event.preventDefault();
       if (display.design === "choice" && choice.position === null && highlight !== null) {
         choosePosition(highlight);

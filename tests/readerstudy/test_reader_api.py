@@ -310,3 +310,15 @@ def test_a_rating_study_can_ask_the_class_afterwards_and_scores_that_answer(clie
     assert post(client, reader, trial=token, rating=3, answer=answer_for(trial, correct=False)).status_code == 201
     stored = Response.objects.get()
     assert stored.rating == 3 and stored.correct is False
+
+
+def test_a_repeated_answer_says_whether_it_was_this_pages_own_earlier_try(client, study):
+    reader = invite(study, "R")
+    token = state(client, reader)["trials"][0]["token"]
+    first = post(client, reader, trial=token, answer="real", client_key="tab-a-1")
+    assert first.status_code == 201 and "same_client" not in first.json()
+    retry = post(client, reader, trial=token, answer="real", client_key="tab-a-1")
+    other_tab = post(client, reader, trial=token, answer="synthetic", client_key="tab-b-1")
+    assert (retry.status_code, retry.json()["same_client"]) == (200, True)
+    assert (other_tab.status_code, other_tab.json()["same_client"]) == (200, False)
+    assert Response.objects.get().answer == "real"
