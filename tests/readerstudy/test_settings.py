@@ -10,7 +10,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_manage(*args, **env):
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MIRAGE_", "DATABASE_URL"))}
+    # A clean process: nothing from this test run's own settings (the browser tests, sharing an xdist
+    # worker, set DJANGO_ALLOW_ASYNC_UNSAFE, which the deployment checklist rightly refuses).
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith(("MIRAGE_", "DATABASE_URL")) and k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     full_env.update(env)
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=full_env, capture_output=True,
                           text=True, timeout=120)
