@@ -313,8 +313,10 @@
   }
 
   function startAnswering() {
-    // The minimum viewing time and the time limit count the viewing time, before a pause included.
-    const spent = viewedSoFar();
+    // The minimum viewing time and the time limit count the viewing time, before a pause included; for a
+    // timed exposure they count from the mask, as the answer can only come after it (the response time
+    // reported is still from the image's onset).
+    const spent = viewedSoFar() - (exposure ? exposure.offAt - exposure.onAt : 0);
     const guard = Math.max(GUARD_MS, (display.min_view_ms || 0) - spent);
     const enable = () => {
       accepting = true;
@@ -480,7 +482,7 @@
     if (state.excluded) return halt(state.message);
     if (!state.open) {
       progress = state.progress;
-      return halt("The study has been paused by its coordinator. Your answers so far are saved; please come back later.");
+      return halt(notOpenMessage(state.status));
     }
     progress = state.progress;
     queue = state.trials;
@@ -599,6 +601,11 @@
       if (after) show(after);
       else if (pendingSends === 0) window.location.assign(initial.done_url);
     });
+  }
+
+  function notOpenMessage(status) {
+    if (status === "closed") return "The study has been closed by its coordinator. Your answers are saved; thank you.";
+    return "The study is paused by its coordinator. Your answers so far are saved; please come back later.";
   }
 
   function halt(message) {
@@ -747,7 +754,7 @@
   // ---------------------------------------------------------------- start
 
   if (!initial.open) {
-    halt("The study is paused by its coordinator. Your answers so far are saved; please come back later.");
+    halt(notOpenMessage(initial.status));
   } else if (queue.length === 0) {
     window.location.assign(initial.done_url);
   } else {

@@ -115,6 +115,27 @@ def test_a_pause_in_the_countdown_or_the_exposure_never_shows_a_timed_image_twic
     assert answer.client_response_ms >= 500
 
 
+def test_with_a_timed_exposure_the_time_limit_counts_from_the_mask(page, live_server, make_study):
+    # 500 ms exposure, 1,000 ms to answer: an answer 700 ms after the mask is in time (1,200 ms after onset).
+    study = make_study(exposure_mode="fixed", exposure_ms=500, time_limit_ms=1000, trials_per_resolution=2,
+                       resolutions=[64])
+    reader = create_reader(study, "Dr. Masked")
+    start(page, live_server, reader)
+    page.wait_for_function("() => !document.getElementById('mask').hidden", timeout=5000)
+    masked = time.monotonic()
+    page.wait_for_timeout(700)
+    page.keyboard.press("r")
+    [answer] = stored_answers(reader, 1)
+    assert time.monotonic() - masked < 1.0
+    assert not answer.timed_out and answer.answer == "real"
+    assert answer.client_response_ms >= 1100  # still measured from the image's onset
+    # Left alone, the next trial times out 1,000 ms after its mask.
+    page.wait_for_function("() => !document.getElementById('mask').hidden && document.querySelector('#controls button')"
+                           " && !document.querySelector('#controls button').disabled", timeout=5000)
+    second = stored_answers(reader, 2)[1]
+    assert second.timed_out and 1400 <= second.client_response_ms <= 1800, second.client_response_ms
+
+
 # ---------------------------------------------------------------- progress
 
 
