@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from generation.check import check_pool
+from generation.check import PROPERTIES, check_pool
 from generation.manifest import ManifestError, load_manifest
 
 from .models import Pool, PoolImage
@@ -32,6 +32,8 @@ def import_pool(directory: Path, name: str, *, copy: bool = True) -> tuple[Pool,
     sha = hashlib.sha256((directory / "manifest.json").read_bytes()).hexdigest()
     existing = Pool.objects.filter(manifest_sha256=sha).first()
     if existing is not None:
+        if existing.audited_properties != audited_properties():
+            _reaudit(existing)
         return existing, False
     if Pool.objects.filter(name=name).exists():
         raise PoolImportError(f"A different pool is already called {name!r}; choose another --name.")
@@ -57,6 +59,7 @@ def import_pool(directory: Path, name: str, *, copy: bool = True) -> tuple[Pool,
     with transaction.atomic():
         pool = Pool.objects.create(
             name=name, directory=str(target), manifest_sha256=sha, audit_warnings=list(audit.warnings),
+            audited_properties=audited_properties(),
             code_version=str(manifest.get("code_version", "")), settings=manifest.get("settings", {}))
         PoolImage.objects.bulk_create([
             PoolImage(pool=pool, uid=e["id"], source_id=e["source_id"], image_class=e["class"],
@@ -66,3 +69,18 @@ def import_pool(directory: Path, name: str, *, copy: bool = True) -> tuple[Pool,
             for e in manifest["images"]
         ], batch_size=1000)
     return pool, True
+
+
+def audited_properties() -> list[str]:
+    """What `generation pool check` compares between the classes, as its labels."""
+    return list(PROPERTIES.values())
+
+
+def _reaudit(pool: Pool) -> None:
+    """A pool registered before the audit compared what it compares now is audited again, from its files."""
+    audit = check_pool(pool.path)
+    if audit.errors:  # the files changed under the server: keep the record, say nothing new
+        return
+    Pool.objects.filter(pk=pool.pk).update(audit_warnings=list(audit.warnings),
+                                           audited_properties=audited_properties())
+    pool.refresh_from_db(fields=["audit_warnings", "audited_properties"])

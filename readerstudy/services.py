@@ -92,7 +92,8 @@ def save_design(study: Study) -> Study:
         return study
     with transaction.atomic():
         readers = _lock_readers(study)
-        if Study.objects.select_for_update().filter(pk=study.pk, frozen_at__isnull=False).exists():
+        # .get(), not .filter(frozen...).exists(): a lock is taken only on rows a query returns.
+        if Study.objects.select_for_update().get(pk=study.pk).frozen_at is not None:
             raise DesignFrozen("This study has answers, so its design is frozen. Copy it to make a changed study.")
         # A reader invited between the first lock and the study's (create_reader waits for the study lock,
         # so no one can be invited from here on) is locked now, without waiting: waiting could deadlock with

@@ -95,7 +95,8 @@ if "DATABASE_URL" not in os.environ:
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # the zero-setup SQLite database lives here
 DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", _default_db), conn_max_age=60,
                                               conn_health_checks=True)}
-if DATABASES["default"]["ENGINE"] not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
+if DATABASES["default"]["ENGINE"] not in ("django.db.backends.sqlite3", "django.db.backends.postgresql",
+                                          "django.contrib.gis.db.backends.postgis"):
     # readerstudy/sql.py is written for, and tested on, these two.
     raise ImproperlyConfigured(f"DATABASE_URL must name SQLite or PostgreSQL, not {DATABASES['default']['ENGINE']}.")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

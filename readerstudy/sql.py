@@ -9,7 +9,6 @@ renamed field breaks here loudly rather than silently.
 """
 from __future__ import annotations
 
-import weakref
 from functools import cache
 from typing import NamedTuple
 
@@ -31,13 +30,13 @@ def _columns(model, alias: str) -> str:
     return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
 
 
-# Per connection (held weakly: a closed connection's entry goes with it), per model.
-_CONVERTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def _converters(model, ops) -> tuple:
-    """Per column of `model`: (column, converters) as the SQL compiler collects them, for one connection."""
-    per_model = _CONVERTERS.setdefault(ops, {})
+    """Per column of `model`: (column, converters) as the SQL compiler collects them, for one connection.
+
+    Kept on the connection's operations object itself: the converters are its bound methods, so the cache
+    lives and dies with the connection (a module-level cache keyed by it would keep every connection alive).
+    """
+    per_model = ops.__dict__.setdefault("_mirage_converters", {})
     if model not in per_model:
         columns = []
         for field in model._meta.concrete_fields:

@@ -20,6 +20,9 @@ class Pool(models.Model):
     audit_warnings = models.JSONField(
         null=True, blank=True,
         help_text="`generation pool check` at import: real/synthetic differences other than content.")
+    audited_properties = models.JSONField(
+        null=True, blank=True, help_text="What that audit compared (labels); empty for pools audited before "
+                                         "this was recorded.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

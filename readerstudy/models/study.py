@@ -161,19 +161,22 @@ class Study(models.Model):
     def layout_warnings(self) -> list[str]:
         """Where the reading page cannot show the images at the configured size on a full-HD screen.
 
-        The page (static/mirage/reader.js, imageSize) fits the images side by side with 16 px gaps in the
-        window less 48 px, and below the window height less 260 px for progress and buttons; a maximised
-        browser on a 1920 x 1080 screen has about 1920 x 950 CSS px.
+        An estimate: the page (static/mirage/reader.js, fitSize) measures its own room, with every control
+        the study can show; here the images go side by side with 16 px gaps in the window less 48 px, above
+        about 260 px of progress and buttons (more with confidence, a reason or "real or synthetic?"), in the
+        1920 x 950 CSS px of a maximised browser on a 1920 x 1080 screen.
         """
         count = self.alternatives if self.design == Design.CHOICE else 1
         width = count * self.display_size + 16 * (count - 1) + 48
-        height = self.display_size + 260
+        controls = 260 + 90 * (self.confidence_scale != "off") + 110 * self.ask_reason + \
+            60 * (self.design == Design.RATING and self.rating_ask_class)
+        height = self.display_size + controls
         if width <= FULL_HD_WINDOW[0] and height <= FULL_HD_WINDOW[1]:
             return []
-        fit = min((FULL_HD_WINDOW[0] - 48 - 16 * (count - 1)) // count, FULL_HD_WINDOW[1] - 260)
-        what = f"{count} images of {self.display_size} px side by side" if count > 1 else \
-            f"An image of {self.display_size} px"
-        return [f"{what} need a window of {width} x {height} CSS px: on a full-HD screen they are shown at about "
+        fit = min((FULL_HD_WINDOW[0] - 48 - 16 * (count - 1)) // count, FULL_HD_WINDOW[1] - controls)
+        what = f"{count} images of {self.display_size} px side by side need" if count > 1 else \
+            f"An image of {self.display_size} px needs"
+        return [f"{what} a window of {width} x {height} CSS px: on a full-HD screen they are shown at about "
                 f"{fit} px. The page asks readers to enlarge the window or reset the zoom, and records the size "
                 f"shown with each answer; a smaller display size keeps every reader at the same magnification."]
 

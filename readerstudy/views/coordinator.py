@@ -176,6 +176,8 @@ def reader_action(request, pk: int, reader_pk: int, action: str):
         email = reader.email or (reader.user.email if reader.user else "")
         state = ("'s link was withdrawn" if reader.revoked_at else " is excluded" if reader.excluded
                  else " has finished" if reader.finished_at else "")
+        if not state and reader.study.status != StudyStatus.OPEN:
+            state = f": the study is {reader.study.get_status_display().lower()}, so the link would not let them read"
         if state:
             messages.error(request, f"{reader.name}{state}: no reminder was sent.")
             return _readers_response(request, reader.study)

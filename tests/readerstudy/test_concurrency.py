@@ -43,3 +43,39 @@ def test_simultaneous_submissions_for_one_trial_store_exactly_one_answer(study):
     stored = Response.objects.get(trial__token=token)
     assert all(answer == stored.answer for answer, _ in outcomes)
     assert Response.objects.count() == 1
+
+
+def test_a_reader_invited_while_a_design_is_being_saved_gets_the_saved_design(study, monkeypatch):
+    # The design save holds the study's row lock until it commits, so an invitation made meanwhile waits and
+    # then builds its schedule from the saved design (on PostgreSQL a lock taken by `.filter(...).exists()`
+    # on a row it does not return is no lock at all).
+    import readerstudy.services as services
+    from readerstudy.models import Study
+
+    late: dict = {}
+    original_save = Study.save
+
+    def save(self, *args, **kwargs):
+        if not late:
+            def invite_now() -> None:
+                try:
+                    late["reader"] = services.create_reader(Study.objects.get(pk=self.pk), "Late")
+                except Exception as exc:  # asserted below
+                    late["error"] = exc
+                finally:
+                    connection.close()
+
+            thread = threading.Thread(target=invite_now)
+            thread.start()
+            thread.join(timeout=1.0)
+            late["waited"], late["thread"] = thread.is_alive(), thread
+        return original_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Study, "save", save)
+    study.design, study.alternatives, study.resolutions = "choice", 3, [64]
+    services.save_design(study)
+    late["thread"].join(timeout=30)
+    assert "error" not in late, late.get("error")
+    assert late["waited"], "the invitation went through while the design was being saved"
+    trials = list(late["reader"].trials.prefetch_related("images"))
+    assert trials and all(t.resolution == 64 and len(t.images.all()) == 3 for t in trials)

@@ -185,6 +185,10 @@ def test_a_reminder_goes_only_to_a_reader_who_can_get_and_use_it(client, alice, 
     assert list(Reader.objects.filter(reminded_at__isnull=False).values_list("name", flat=True)) == ["Mail"]
     # The button is offered only where a reminder can go out.
     assert page.count("/remind/") == 2 and "Remind again" in page  # one form: its hx-post and its action
+    Study.objects.filter(pk=study.pk).update(status="paused")
+    page = remind(with_email).content.decode()
+    assert "the study is paused, so the link would not let them read" in page and len(mailoutbox) == 1
+    assert "/remind/" not in page
 
 
 @pytest.mark.parametrize("change, field, message", [
@@ -210,7 +214,7 @@ def test_practice_trials_are_untimed_even_with_a_fixed_exposure(make_study):
 
 
 @pytest.mark.parametrize("design, expected", [
-    ({}, []), ({"display_size": 1024}, ["An image of 1024 px need a window of 1072 x 1284"]),
+    ({}, []), ({"display_size": 1024}, ["An image of 1024 px needs a window of 1072 x 1284"]),
     ({"design": "choice", "alternatives": 4}, ["4 images of 512 px side by side need a window of 2144 x 772"]),
     ({"design": "choice", "alternatives": 3, "display_size": 600}, []),
 ])

@@ -73,3 +73,26 @@ def test_a_pool_whose_classes_differ_in_brightness_is_flagged_for_coordinators(t
 def test_a_balanced_pool_passes_the_audit(small_pool_dir, media_root):
     call_command("import_pool", str(small_pool_dir), "--name", "Fair")
     assert Pool.objects.get().audit_warnings == []
+
+
+def test_a_pool_audited_before_an_audit_property_existed_is_audited_again_on_import(
+        small_pool_dir, media_root, client, alice):
+    from generation.check import PROPERTIES
+
+    call_command("import_pool", str(small_pool_dir), "--name", "Old")
+    pool = Pool.objects.get()
+    assert pool.audited_properties == list(PROPERTIES.values())
+    client.force_login(alice)
+    page = client.get(f"/coordinator/pools/{pool.pk}/").content.decode()
+    assert "share of spectral power above half the Nyquist frequency" in page
+    # As registered before this session: warnings stored, but no record of what was compared.
+    Pool.objects.filter(pk=pool.pk).update(audited_properties=None, audit_warnings=["stale warning"])
+    page = client.get(f"/coordinator/pools/{pool.pk}/").content.decode()
+    assert "stale warning" in page
+    Pool.objects.filter(pk=pool.pk).update(audit_warnings=[])
+    page = " ".join(client.get(f"/coordinator/pools/{pool.pk}/").content.decode().split())
+    assert "compared when it was registered" in page and "Nyquist" not in page
+    call_command("import_pool", str(small_pool_dir), "--name", "Old")
+    pool.refresh_from_db()
+    assert pool.audited_properties == list(PROPERTIES.values()) and pool.audit_warnings == []
+    assert Pool.objects.count() == 1
