@@ -137,20 +137,30 @@ def reader_for_token(token: str, user=None) -> Reader:
     reader = sql.reader_with_study(token)
     if reader is None:
         raise ReadingError("This invitation link is not valid. Check the link you were sent.", 404)
-    check_invitation(reader.user_id, reader.revoked_at, reader.excluded, user)
+    check_invitation(reader.user_id, reader.revoked_at is not None, reader.excluded, user)
     return reader
 
 
-def check_invitation(user_id: int | None, revoked_at, excluded: bool, user=None) -> None:
+def check_invitation(user_id: int | None, revoked: bool, excluded: bool, user=None) -> None:
     """Raise the ReadingError that keeps this invitation's holder out, if any (the fields are the Reader's)."""
     if user_id is not None and (user is None or user.pk != user_id):
         anonymous = user is None or not user.is_authenticated
         raise ReadingError("This invitation belongs to a Mirage account: log in with that account first.",
                            401 if anonymous else 403)
-    if revoked_at is not None:
+    if revoked:
         raise ReadingError("This invitation link has been withdrawn by the study coordinator.", 410)
     if excluded:
         raise ReadingError("Your participation in this study has ended. Thank you for your time.", 403)
+
+
+def check_reading_allowed(study_status: str, started: bool) -> None:
+    """Raise the ReadingError that stops trials being answered or shown: a study not open, or a reader who
+    has not yet answered the questionnaire (and consent)."""
+    if study_status != StudyStatus.OPEN:
+        raise ReadingError("The study is not open for reading right now. Your answers so far are saved.", 409)
+    if not started:
+        raise ReadingError("Open your invitation link first: the instructions, consent and questions come "
+                           "before the first trial.", 409)
 
 
 def trial_image_path(token: str, image_token: str, user=None) -> Path:
@@ -158,12 +168,8 @@ def trial_image_path(token: str, image_token: str, user=None) -> Path:
     found = sql.image_file(token, image_token)
     if found is None:
         raise ReadingError("No such image for this invitation.", 404)
-    check_invitation(found.user_id, True if found.revoked else None, found.excluded, user)
-    if found.study_status != StudyStatus.OPEN:
-        raise ReadingError("The study is not open for reading right now. Your answers so far are saved.", 409)
-    if not found.started:
-        raise ReadingError("Open your invitation link first: the instructions, consent and questions come "
-                           "before the first trial.", 409)
+    check_invitation(found.user_id, found.revoked, found.excluded, user)
+    check_reading_allowed(found.study_status, found.started)
     return Path(found.directory) / found.file
 
 
@@ -348,11 +354,7 @@ def submit_response(reader: Reader, sub: Submission) -> tuple[Response, bool]:
     "last seen" (and "finished", when no trial follows) update.
     """
     study = reader.study
-    if study.status != StudyStatus.OPEN:
-        raise ReadingError("The study is not open for reading right now. Your answers so far are saved.", 409)
-    if reader.started_at is None:
-        raise ReadingError("Open your invitation link first: the instructions, consent and questions come "
-                           "before the first trial.", 409)
+    check_reading_allowed(study.status, reader.started_at is not None)
     try:
         with transaction.atomic():
             # One reader's submissions are serialised, so "first unanswered" cannot change between the check
