@@ -1,11 +1,13 @@
 import io
 import struct
+import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from generation.render import encode_png, quantise, render, resample, to_square
+from generation.render import (canonical_png, canonical_png_size, encode_png, quantise, render, resample,
+                               to_square)
 
 
 def png_chunk_types(data: bytes) -> list[bytes]:
@@ -85,3 +87,53 @@ def test_an_image_already_at_the_target_size_is_passed_through_exactly_as_pillow
     pixels = np.random.default_rng(3).random((48, 48)).astype(np.float32)
     expected = np.asarray(Image.fromarray(pixels).resize((48, 48), Image.Resampling.LANCZOS))
     assert np.array_equal(resample(pixels, 48), expected)
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    chunks, position = [], 8
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind, body = data[position + 4 : position + 8], data[position + 8 : position + 8 + length]
+        assert data[position + 8 + length : position + 12 + length] == struct.pack(">I", zlib.crc32(kind + body))
+        chunks.append((kind, body))
+        position += 12 + length
+    return chunks
+
+
+@pytest.mark.parametrize("size", [32, 128, 512])
+def test_canonical_png_has_one_length_and_one_layout_for_very_different_images_of_a_size(size):
+    flat = np.full((size, size), 128, dtype=np.uint8)
+    noise = np.random.default_rng(5).integers(0, 256, (size, size), dtype=np.uint8)
+    encoded = {name: canonical_png(pixels) for name, pixels in (("flat", flat), ("noise", noise))}
+    # The pool's own encoder gives the flat image a much smaller file: the size tells the content.
+    assert len(encode_png(flat)) < len(encode_png(noise)) / 2
+    assert len(encoded["flat"]) == len(encoded["noise"]) == canonical_png_size(size, size)
+    layouts = []
+    for name, pixels in (("flat", flat), ("noise", noise)):
+        chunks = png_chunks(encoded[name])
+        assert [kind for kind, _ in chunks] == [b"IHDR", b"IDAT", b"IEND"]
+        ihdr, idat = chunks[0][1], chunks[1][1]
+        assert ihdr == struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0)
+        rows = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(size, size + 1)
+        assert not rows[:, 0].any()  # filter type 0 on every row
+        np.testing.assert_array_equal(rows[:, 1:], pixels)
+        # Stored deflate blocks: everything but the block payloads and the Adler-32 is the same.
+        layouts.append((ihdr, idat[:7], len(idat)))
+        with Image.open(io.BytesIO(encoded[name])) as image:
+            assert image.mode == "L" and image.size == (size, size)
+            np.testing.assert_array_equal(np.asarray(image), pixels)
+    assert layouts[0] == layouts[1]
+
+
+def test_canonical_png_of_a_wide_image_and_its_size_formula():
+    pixels = np.random.default_rng(2).integers(0, 256, (7, 300), dtype=np.uint8)
+    data = canonical_png(pixels)
+    assert len(data) == canonical_png_size(300, 7)
+    with Image.open(io.BytesIO(data)) as image:
+        np.testing.assert_array_equal(np.asarray(image), pixels)
+
+
+def test_canonical_png_refuses_anything_but_2d_uint8():
+    for bad in (np.zeros((4, 4), dtype=np.float32), np.zeros((4, 4, 3), dtype=np.uint8), np.zeros((0, 4), np.uint8)):
+        with pytest.raises(ValueError, match="2-D uint8"):
+            canonical_png(bad)
