@@ -1,8 +1,15 @@
+"""The API's own routes, all named in the "api" namespace (api:study-detail, api:token...).
+
+The namespace keeps the router's names (study-detail, pool-detail, study-copy...) apart from the
+coordinator pages' names, so `reverse("study-detail")` is always the page and never the API.
+"""
 from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from . import views
+
+app_name = "api"
 
 router = DefaultRouter()
 router.register("pools", views.PoolViewSet, basename="pool")
@@ -11,4 +18,4 @@ router.register("readers", views.ReaderViewSet, basename="reader")
 router.register("trials", views.TrialViewSet, basename="trial")
 router.register("responses", views.ResponseViewSet, basename="response")
 
-urlpatterns = [path("token/", obtain_auth_token, name="api-token"), *router.urls]
+urlpatterns = [path("token/", obtain_auth_token, name="token"), *router.urls]

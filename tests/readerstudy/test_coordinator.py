@@ -241,3 +241,47 @@ def test_a_script_reads_for_an_account_invitation_with_that_accounts_api_token(s
     other = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=bob).key}")
     assert other.get(f"/api/reader/{reader.token}/").status_code == 403
     assert Client().get(f"/api/reader/{reader.token}/").status_code == 401
+
+
+def test_saving_a_study_lands_on_its_coordinator_page_with_the_message_shown_once(client, alice, pool):
+    client.force_login(alice)
+    response = client.post("/coordinator/studies/new/", design_form(pool), follow=True)
+    study = Study.objects.get()
+    assert response.redirect_chain == [(f"/coordinator/studies/{study.pk}/", 302)]
+    assert response.templates[0].name == "coordinator/study_detail.html"
+    assert response.content.decode().count("Study “Chest X-ray by resolution” saved.") == 1
+    assert "saved." not in client.get("/coordinator/").content.decode()
+
+
+def test_every_study_page_action_lands_on_a_coordinator_page_with_its_message(client, alice, make_study):
+    study = make_study(status="draft")
+    client.force_login(alice)
+    steps = [
+        (f"/coordinator/studies/{study.pk}/status/open/", f"/coordinator/studies/{study.pk}/", "Study is now open."),
+        (f"/coordinator/studies/{study.pk}/status/pause/", f"/coordinator/studies/{study.pk}/",
+         "Study is now paused."),
+        (f"/coordinator/studies/{study.pk}/status/close/", f"/coordinator/studies/{study.pk}/",
+         "Study is now closed."),
+        (f"/coordinator/studies/{study.pk}/status/open/", f"/coordinator/studies/{study.pk}/",
+         "A closed study cannot be asked to open."),
+    ]
+    for url, landing, message in steps:
+        response = client.post(url, follow=True)
+        assert response.redirect_chain == [(landing, 302)], url
+        assert response.content.decode().count(message) == 1, url
+    response = client.post(f"/coordinator/studies/{study.pk}/copy/", follow=True)
+    copy = Study.objects.exclude(pk=study.pk).get()
+    assert response.redirect_chain == [(f"/coordinator/studies/{copy.pk}/edit/", 302)]
+    assert "Study copied." in response.content.decode() and 'name="resolutions"' in response.content.decode()
+
+
+def test_the_dashboard_links_to_the_coordinator_pages_of_studies_and_pools(client, alice, study):
+    client.force_login(alice)
+    page = client.get("/coordinator/").content.decode()
+    assert f'href="/coordinator/studies/{study.pk}/"' in page
+    assert f'href="/coordinator/pools/{study.pool_id}/"' in page
+    detail = client.get(f"/coordinator/studies/{study.pk}/").content.decode()
+    assert f'action="/coordinator/studies/{study.pk}/copy/"' in detail
+    assert f'href="/coordinator/pools/{study.pool_id}/"' in detail
+    assert "/api/" not in detail
+
