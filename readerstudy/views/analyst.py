@@ -54,9 +54,16 @@ def report_json(request, pk: int):
 
 @analyst_required
 def report_html(request, pk: int):
+    """The full report as a page of its own: it opens in the browser, and "Save as" keeps its name."""
     study = get_object_or_404(Study, pk=pk)
-    response = HttpResponse(study_report_html(study, exclusions=_exclusions(request)), content_type="text/html")
-    response["Content-Disposition"] = f'attachment; filename="mirage-study-{study.pk}-report.html"'
+    exclusions = _exclusions(request)
+    report = study_report(study, exclusions=exclusions)
+    if report.get("empty"):
+        response = render(request, "analyst/report_empty.html", {"study": study, "report": report})
+    else:
+        response = HttpResponse(study_report_html(study, exclusions=exclusions),
+                                content_type="text/html; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="mirage-study-{study.pk}-report.html"'
     return response
 
 

@@ -162,3 +162,21 @@ def test_polling_the_results_page_recomputes_the_report_only_when_answers_change
     submit_response(reader, Submission(trial_token=trials[1].token, answer="real"))
     client.get(f"/results/{study.pk}/")
     assert len(builds) == 2
+
+
+def test_the_html_report_opens_in_the_browser_and_the_downloads_are_saved(client, bob, answered_study):
+    client.force_login(bob)
+    html = client.get(f"/results/{answered_study.pk}/report.html")
+    assert html["Content-Type"].startswith("text/html")
+    assert html["Content-Disposition"].startswith("inline;")
+    for download in ("responses.csv", "report.json", "study.imrmc"):
+        response = client.get(f"/results/{answered_study.pk}/{download}")
+        assert response["Content-Disposition"].startswith("attachment;"), download
+
+
+def test_the_html_report_of_a_study_without_answers_says_there_are_none_yet(client, bob, study):
+    client.force_login(bob)
+    response = client.get(f"/results/{study.pk}/report.html")
+    assert response.status_code == 200 and response["Content-Disposition"].startswith("inline;")
+    page = response.content.decode()
+    assert "No answers yet" in page and f'href="/results/{study.pk}/"' in page
