@@ -15,6 +15,7 @@ from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
 from ..models import TrialKind
+from ..pools import canonical_bytes
 from ..readerstate import reader_state
 from ..forms import ROLE_CHOICES
 from ..services import (ReadingError, Submission, reader_for_token, start_reading, submit_response,
@@ -120,9 +121,10 @@ class ReaderResponsesView(ReaderAPIView):
 class ReaderImageView(ReaderAPIView):
     @extend_schema(responses={(200, "image/png"): bytes}, summary="An image of one of the reader's trials")
     def get(self, request, token: str, image_token: str):
-        data = trial_image_path(token, image_token, request.user).read_bytes()
+        # The canonical re-encoding, never the pool's file: its size is the same for every image of a
+        # resolution. Fixed headers for every image: nothing that differs by class, source or file.
+        data = canonical_bytes(trial_image_path(token, image_token, request.user))
         response = HttpResponse(data, content_type="image/png")
-        # Fixed headers for every image: nothing that differs by class, source or file.
         response["Cache-Control"] = "private, max-age=86400, immutable"
         response["Content-Disposition"] = "inline"
         return response

@@ -96,3 +96,46 @@ def test_a_pool_audited_before_an_audit_property_existed_is_audited_again_on_imp
     pool.refresh_from_db()
     assert pool.audited_properties == list(PROPERTIES.values()) and pool.audit_warnings == []
     assert Pool.objects.count() == 1
+
+
+def test_import_makes_the_canonical_copy_readers_receive_of_every_image(small_pool_dir, media_root):
+    from generation.render import canonical_png_size
+    from readerstudy.pools import canonical_path
+
+    call_command("import_pool", str(small_pool_dir), "--name", "Chest")
+    pool = Pool.objects.get()
+    sizes = {}
+    for image in pool.images.all():
+        copy = canonical_path(pool.path / image.file)
+        assert str(copy).startswith(str(media_root / "canonical"))
+        sizes.setdefault(image.resolution, set()).add(copy.stat().st_size)
+    assert sizes == {size: {canonical_png_size(size, size)} for size in (32, 64, 96)}
+    assert sorted(p.name for p in pool.path.iterdir()) == ["images", "manifest.json"]  # the pool copy is as built
+
+
+def test_importing_again_makes_the_canonical_copies_a_pool_registered_without_them_lacks(small_pool_dir, media_root):
+    from readerstudy.pools import canonical_path
+
+    call_command("import_pool", str(small_pool_dir), "--name", "Chest")
+    shutil.rmtree(media_root / "canonical")  # as registered before canonical copies existed
+    call_command("import_pool", str(small_pool_dir), "--name", "Chest")
+    pool = Pool.objects.get()
+    assert all(canonical_path(pool.path / image.file).is_file() for image in pool.images.all())
+
+
+def test_a_pool_with_an_image_that_is_not_8_bit_grayscale_is_refused(small_pool_dir, media_root, tmp_path):
+    import hashlib
+
+    from PIL import Image
+
+    odd = tmp_path / "odd"
+    shutil.copytree(small_pool_dir, odd)
+    manifest = json.loads((odd / "manifest.json").read_text())
+    entry = manifest["images"][0]
+    with Image.open(odd / entry["file"]) as image:
+        image.convert("RGB").save(odd / entry["file"])
+    entry["sha256"] = hashlib.sha256((odd / entry["file"]).read_bytes()).hexdigest()
+    (odd / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CommandError, match="not an 8-bit grayscale PNG"):
+        call_command("import_pool", str(odd), "--name", "Odd")
+    assert not Pool.objects.exists()

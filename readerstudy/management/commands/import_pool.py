@@ -12,7 +12,8 @@ class Command(BaseCommand):
         parser.add_argument("pool", type=Path, help="The pool directory (with manifest.json).")
         parser.add_argument("--name", required=True, help="A name coordinators will recognise.")
         parser.add_argument("--no-copy", action="store_true",
-                            help="Serve the files where they are instead of copying them under MIRAGE_MEDIA_ROOT.")
+                            help="Serve the files where they are instead of copying them under MIRAGE_MEDIA_ROOT "
+                                 "(the canonical copies readers receive are kept there either way).")
 
     def handle(self, *args, pool: Path, name: str, no_copy: bool, **options):
         if not (pool / "manifest.json").is_file():
