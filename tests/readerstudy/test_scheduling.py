@@ -1,4 +1,8 @@
-"""schedule_trials is a pure function: balance, no repeats, reproducibility, position balance."""
+"""schedule_trials is a pure function: balance, no repeats, reproducibility, position balance.
+
+Most guarantees here hold for both case sets; tests of the random case set alone say so. The shared case
+set's own guarantees are in test_schedule_shared.py, the order's in test_schedule_order.py.
+"""
 from __future__ import annotations
 
 from collections import Counter
@@ -7,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from readerstudy.scheduling import ImageRef, ScheduleError, ScheduleSpec, schedule_trials
+from readerstudy.scheduling import ImageRef, ScheduleError, ScheduleSpec, schedule_trials, validate_spec
 
 
 def make_pool(n_sources: int = 60, resolutions=(32, 64, 128), labels: int = 0) -> list[ImageRef]:
@@ -35,6 +39,7 @@ def truth_of(trial) -> str:
 specs = st.builds(
     ScheduleSpec,
     design=st.sampled_from(["single", "rating"]),
+    case_set=st.sampled_from(["shared", "random"]),
     resolutions=st.just((32, 64, 128)),
     trials_per_resolution=st.integers(2, 12),
     synthetic_fraction=st.sampled_from([0.5, 0.25, 0.75]),
@@ -71,26 +76,22 @@ def test_different_seeds_give_different_orders():
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**48), t=st.integers(1, 8), order=st.sampled_from(["interleaved", "blocked"]))
-def test_classes_are_balanced_inside_every_block(seed, t, order):
-    spec = ScheduleSpec(resolutions=(32, 64, 128), trials_per_resolution=2 * t, order=order)
+@given(seed=st.integers(0, 2**48), t=st.integers(1, 8), case_set=st.sampled_from(["shared", "random"]))
+def test_a_blocked_schedule_shows_each_resolution_in_one_contiguous_run(seed, t, case_set):
+    spec = ScheduleSpec(resolutions=(32, 64, 128), trials_per_resolution=2 * t, order="blocked", case_set=case_set)
     main = [tr for tr in schedule_trials(POOL, spec, seed) if tr.kind == "main"]
     blocks = Counter(tr.block for tr in main)
-    for block in blocks:
-        classes = Counter(truth_of(tr) for tr in main if tr.block == block)
-        assert classes["real"] == classes["synthetic"], f"block {block} is unbalanced: {classes}"
-    if order == "blocked":
-        assert all(len({tr.resolution for tr in main if tr.block == b}) == 1 for b in blocks)
-        # A blocked schedule shows each resolution in one contiguous run.
-        runs = [tr.resolution for i, tr in enumerate(main) if i == 0 or main[i - 1].resolution != tr.resolution]
-        assert len(runs) == len(spec.resolutions)
+    assert all(len({tr.resolution for tr in main if tr.block == b}) == 1 for b in blocks)
+    runs = [tr.resolution for i, tr in enumerate(main) if i == 0 or main[i - 1].resolution != tr.resolution]
+    assert len(runs) == len(spec.resolutions)
 
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**48), n=st.integers(2, 4), k=st.integers(1, 3),
-       odd=st.sampled_from(["real", "synthetic"]))
-def test_forced_choice_balances_the_odd_position_and_uses_each_image_once(seed, n, k, odd):
-    spec = ScheduleSpec(design="choice", alternatives=n, odd_class=odd, resolutions=(32, 64), trials_per_resolution=n * k)
+       odd=st.sampled_from(["real", "synthetic"]), case_set=st.sampled_from(["shared", "random"]))
+def test_forced_choice_balances_the_odd_position_and_uses_each_image_once(seed, n, k, odd, case_set):
+    spec = ScheduleSpec(design="choice", alternatives=n, odd_class=odd, resolutions=(32, 64), trials_per_resolution=n * k,
+                        case_set=case_set)
     trials = schedule_trials(LARGE_POOL, spec, seed)
     for res in spec.resolutions:
         positions = Counter(t.odd_position for t in trials if t.resolution == res)
@@ -103,16 +104,19 @@ def test_forced_choice_balances_the_odd_position_and_uses_each_image_once(seed, 
     assert len(sources) == len(set(sources))
 
 
-def test_forced_choice_images_share_the_odd_images_label():
+@pytest.mark.parametrize("case_set", ["shared", "random"])
+def test_forced_choice_images_share_the_odd_images_label(case_set):
     pool = make_pool(labels=3)
     by_id = {r.id: r for r in pool}
-    spec = ScheduleSpec(design="choice", alternatives=3, resolutions=(64,), trials_per_resolution=6)
+    spec = ScheduleSpec(design="choice", alternatives=3, resolutions=(32, 64), trials_per_resolution=6,
+                        case_set=case_set, practice_trials=3)
     for t in schedule_trials(pool, spec, 11):
         assert len({by_id[i].label for i in t.image_ids}) == 1
 
 
-def test_repeats_copy_an_earlier_main_trial_and_never_follow_it_directly():
-    spec = ScheduleSpec(resolutions=(32, 64, 128), trials_per_resolution=6, repeat_trials=4)
+@pytest.mark.parametrize("case_set", ["shared", "random"])
+def test_repeats_copy_an_earlier_main_trial_and_never_follow_it_directly(case_set):
+    spec = ScheduleSpec(resolutions=(32, 64, 128), trials_per_resolution=6, repeat_trials=4, case_set=case_set)
     trials = schedule_trials(POOL, spec, 5)
     repeats = [(i, t) for i, t in enumerate(trials) if t.kind == "repeat"]
     assert len(repeats) == 4
@@ -124,20 +128,24 @@ def test_repeats_copy_an_earlier_main_trial_and_never_follow_it_directly():
 def test_allowing_source_repeats_lets_a_source_appear_at_two_resolutions_but_never_twice_at_one():
     pool = make_pool(n_sources=6)
     by_id = {r.id: r for r in pool}
-    spec = ScheduleSpec(resolutions=(32, 64, 128), trials_per_resolution=8, allow_source_repeat=True)
+    spec = ScheduleSpec(resolutions=(32, 64, 128), trials_per_resolution=8, allow_source_repeat=True,
+                        case_set="random")
     trials = schedule_trials(pool, spec, 9)
     for res in spec.resolutions:
         sources = [by_id[t.image_ids[0]].source_id for t in trials if t.resolution == res]
         assert len(sources) == len(set(sources))
 
 
-def test_a_pool_too_small_for_the_design_is_refused_with_a_clear_message():
+def test_a_pool_too_small_for_a_random_case_set_is_refused_with_a_clear_message():
+    spec = ScheduleSpec(trials_per_resolution=10, resolutions=(32, 64, 128), case_set="random")
     with pytest.raises(ScheduleError, match=r"too few synthetic images at \d+ px"):
-        schedule_trials(make_pool(n_sources=10), ScheduleSpec(trials_per_resolution=10, resolutions=(32, 64, 128)), 1)
+        schedule_trials(make_pool(n_sources=10), spec, 1)
 
 
-def test_practice_images_never_appear_in_the_main_trials():
-    spec = ScheduleSpec(resolutions=(32, 64), trials_per_resolution=10, practice_trials=6, allow_source_repeat=True)
+@pytest.mark.parametrize("case_set", ["shared", "random"])
+def test_practice_images_never_appear_in_the_main_trials(case_set):
+    spec = ScheduleSpec(resolutions=(32, 64), trials_per_resolution=10, practice_trials=6, allow_source_repeat=True,
+                        case_set=case_set)
     trials = schedule_trials(POOL, spec, 3)
     practice = {BY_ID[i].source_id for t in trials if t.kind == "practice" for i in t.image_ids}
     main = {BY_ID[i].source_id for t in trials if t.kind == "main" for i in t.image_ids}
@@ -152,11 +160,13 @@ def with_catch(pool: list[ImageRef], n: int = 10, resolutions=(32, 64, 128)) -> 
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 2**48), n=st.integers(1, 6), design=st.sampled_from(["single", "rating", "choice"]))
-def test_catch_trials_use_only_catch_images_and_never_open_the_session(seed, n, design):
+@given(seed=st.integers(0, 2**48), n=st.integers(1, 6), design=st.sampled_from(["single", "rating", "choice"]),
+       case_set=st.sampled_from(["shared", "random"]))
+def test_catch_trials_use_only_catch_images_and_never_open_the_session(seed, n, design, case_set):
     pool = with_catch(LARGE_POOL if design == "choice" else POOL, resolutions=(32, 64))
     by_id = {r.id: r for r in pool}
-    spec = ScheduleSpec(design=design, resolutions=(32, 64), trials_per_resolution=4, catch_trials=n)
+    spec = ScheduleSpec(design=design, resolutions=(32, 64), trials_per_resolution=4, catch_trials=n,
+                        case_set=case_set)
     trials = schedule_trials(pool, spec, seed)
     catch = [t for t in trials if t.kind == "catch"]
     assert len(catch) == n and trials[0].kind != "catch"
@@ -169,3 +179,27 @@ def test_catch_trials_use_only_catch_images_and_never_open_the_session(seed, n, 
             assert "catch" not in roles
     main = [t for t in trials if t.kind == "main"]
     assert len(main) == 8
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"trials_per_resolution": 2**31 - 1}, "1 to 1,000"),
+    ({"trials_per_resolution": 1001}, "1 to 1,000"),
+    ({"trials_per_resolution": 0}, "1 to 1,000"),
+    ({"practice_trials": 201}, "Practice trials are 0 to 200"),
+    ({"repeat_trials": 501}, "Repeat trials are 0 to 500"),
+    ({"catch_trials": 2**31 - 1}, "Catch trials are 0 to 500"),
+    ({"case_set": "mixed"}, "Unknown case set"),
+    ({"exposure_levels": (100,)}, "2 to 8 different exposures"),
+    ({"exposure_levels": (100, 100)}, "2 to 8 different exposures"),
+    ({"exposure_levels": tuple(range(100, 1000, 100))}, "2 to 8 different exposures"),
+])
+def test_a_design_beyond_the_bounds_is_refused_before_any_schedule_is_built(change, message):
+    spec = ScheduleSpec(**change)
+    with pytest.raises(ScheduleError, match=message):
+        validate_spec(spec)
+    with pytest.raises(ScheduleError, match=message):
+        schedule_trials(POOL, spec, 1)
+
+
+def test_the_largest_allowed_design_is_accepted():
+    validate_spec(ScheduleSpec(trials_per_resolution=1000, practice_trials=200, repeat_trials=500, catch_trials=500))
