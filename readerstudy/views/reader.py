@@ -1,8 +1,11 @@
 """Reader pages: invitation (instructions, consent, questionnaire), the reading screen, the done page."""
 from __future__ import annotations
 
+from functools import wraps
+
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from ..forms import QuestionnaireForm
@@ -10,6 +13,21 @@ from ..markdown import render_markdown
 from ..models import Reader, ReadingSession
 from ..readerstate import display_settings, reader_state
 from ..services import ReadingError, reader_for_token, reader_score, start_reading
+
+
+def reader_page(view):
+    """Never kept by the browser: Back or a reopened tab asks the server again for the current trial.
+
+    A stored copy of the reading page holds the trial it was first sent with; shown again after that trial
+    was answered, its answer would be refused as already given.
+    """
+    @wraps(view)
+    @never_cache
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response["Pragma"] = "no-cache"  # for HTTP/1.0 caches in between
+        return response
+    return wrapped
 
 
 def _error_page(request, exc: ReadingError):
@@ -20,6 +38,7 @@ def _error_page(request, exc: ReadingError):
     return render(request, "reader/error.html", {"message": exc.message}, status=exc.status)
 
 
+@reader_page
 @login_required
 def my_studies(request):
     """Invitations made to the logged-in account."""
@@ -28,6 +47,7 @@ def my_studies(request):
     return render(request, "reader/my_studies.html", {"readers": readers})
 
 
+@reader_page
 @require_http_methods(["GET", "POST"])
 def start(request, token: str):
     try:
@@ -49,6 +69,7 @@ def start(request, token: str):
     }, status=400 if request.method == "POST" else 200)
 
 
+@reader_page
 def read(request, token: str):
     try:
         reader = reader_for_token(token, request.user)
@@ -65,6 +86,7 @@ def read(request, token: str):
     })
 
 
+@reader_page
 def done(request, token: str):
     try:
         reader = reader_for_token(token, request.user)

@@ -5,6 +5,8 @@ import pytest
 
 from readerstudy.services import create_reader
 
+from .helpers import invite
+
 pytestmark = pytest.mark.django_db
 
 COORDINATOR_PAGES = ["/coordinator/", "/coordinator/studies/new/", "/coordinator/studies/{study}/",
@@ -79,3 +81,18 @@ def test_a_forged_post_without_csrf_token_is_refused(study, alice):
     assert response.status_code == 403
     study.refresh_from_db()
     assert study.status == "open"
+
+
+def test_reader_pages_are_never_kept_by_the_browser(client, study, charlie):
+    """Back must bring a reader to the server's current trial, never a stored copy of an answered one."""
+    fresh = create_reader(study, "New")
+    reading = invite(study, "Reading")
+    account = invite(study, "Account", user=charlie)
+    client.force_login(charlie)
+    pages = [f"/r/{fresh.token}/", f"/r/{reading.token}/read/", f"/r/{reading.token}/", f"/r/{reading.token}/done/",
+             f"/r/{account.token}/read/", "/reading/", "/r/unknown-token/"]
+    for url in pages:
+        response = client.get(url)
+        assert {"no-store", "no-cache", "must-revalidate", "private"} <= set(
+            response["Cache-Control"].replace(" ", "").split(",")), url
+        assert response["Pragma"] == "no-cache", url
