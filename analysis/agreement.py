@@ -200,3 +200,26 @@ def cohen_kappa(a, b, *, alpha: float = 0.05) -> dict:
         "z": float(res.z_value),
         "p_value": float(res.pvalue_two_sided),
     }
+
+
+KAPPA_COLUMNS = ["kappa", "se", "z", "p_value", "n_items", "n_raters", "n_items_dropped"]
+
+
+def kappa_by(df: pd.DataFrame, *, by: str = "resolution", with_test: bool = False) -> pd.DataFrame:
+    """Fleiss' kappa of the readers' answers per group (e.g. resolution), one row per group.
+
+    With ``with_test=False`` the z statistic and p-value are left out: a test of "no agreement beyond
+    chance" rejects whenever readers share image effects, skill or not, so it is no test of skill.
+    A group that cannot be analysed (fewer than 2 readers, one category only) has empty figures.
+    """
+    rows = []
+    for value, part in df.groupby(by, sort=True, observed=True):
+        try:
+            result = fleiss_kappa(part[["reader", "case", "answer"]].astype(str))
+        except ValueError:
+            result = {}
+        rows.append({by: value, **{name: result.get(name, np.nan) for name in KAPPA_COLUMNS}})
+    table = pd.DataFrame(rows, columns=[by, *KAPPA_COLUMNS])
+    counts = ["n_items", "n_raters", "n_items_dropped"]
+    table[counts] = table[counts].astype("Int64")
+    return table if with_test else table.drop(columns=["z", "p_value"])

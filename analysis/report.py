@@ -5,10 +5,15 @@
 embedded as base64 PNG, plain CSS, readable offline; rendered by
 `analysis.report_html.render_html`) and the PNG plots.
 
-JSON safety: no NaN or infinity anywhere.  A figure that cannot be computed is
-``None``, and ``report["notes"]`` carries a footnote saying which figure is
-missing and why; a whole section that cannot be computed is ``None`` with a
-note as well.
+The report leads with ``headline`` (`analysis.headline`): per design, resolution and
+measure, a figure whose interval and p-value treat readers and images as random.
+Everything else is a declared list of `Section`s, each a table from its own module
+with a title and what it describes; the runner computes the sections that apply to
+each design, and a section that cannot be computed becomes None with a note.
+
+JSON safety: no NaN or infinity anywhere. A figure that cannot be computed is
+``None``, and ``report["notes"]`` carries a sentence saying which figure is missing
+and why.
 """
 
 from __future__ import annotations
@@ -16,40 +21,60 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from analysis import designs, models, plots, proportions
-from analysis.agreement import fleiss_kappa
+from analysis.agreement import kappa_by
 from analysis.exclusions import Rule, apply_exclusions
-from analysis.export import mrmc_scores
-from analysis.mrmc import or_analysis
+from analysis.headline import headline
+from analysis.mrmc import mrmc_by_modality
 from analysis.report_html import render_html
-from analysis.roc import delong, roc_curve
+from analysis.roc import roc_curve
 from analysis.sdt import dprime_table
 from analysis.tidy import AnalysisInputError, main_trials, validate
 
-FORMAT = "mirage-report/1"
-MIXED_MODEL_MAX_ROWS = 20_000  # variational fit time grows fast: ~5 s at 20k rows, ~3 min at 180k
+FORMAT = "mirage-report/2"
 
-REASONS = {
-    "p_value": "no responses in that group, or chance is undefined",
-    "d_prime": "d' is not defined for that proportion correct",
-    "hit_rate": "no trials of that class",
-    "fa_rate": "no trials of that class",
-    "sd": "a standard deviation needs two or more values",
-    "ci_low": "an interval needs two or more independent values (readers or cases)",
-    "ci_high": "an interval needs two or more independent values (readers or cases)",
-    "statistic": "the test needs two or more readers with both classes and some non-zero differences",
-    "auc": "both classes are needed for an AUC",
-    "kappa": "kappa is undefined when every answer falls in one category",
-    "se": "not estimable from these data",
-    "boot_se": "a bootstrap SE needs two or more draws",
-    "correct": "the rating design has no right or wrong answer; its 'accuracy' is the rating AUC",
+LABELS = {
+    "p_value": "the p-value", "d_prime": "d'", "hit_rate": "the hit rate", "fa_rate": "the false-alarm rate",
+    "sd": "the standard deviation", "ci_low": "the interval", "ci_high": "the interval",
+    "statistic": "the test statistic", "auc": "the AUC", "kappa": "kappa", "se": "the standard error",
+    "boot_se": "the bootstrap standard error", "estimate": "the estimate", "df": "the degrees of freedom",
+    "accuracy": "the accuracy", "p_value_holm": "the Holm-adjusted p-value",
 }
+REASONS = {
+    "d_prime": "d' is not defined when a hit or false-alarm rate is 0 or 1 without a correction",
+    "hit_rate": "there were no synthetic images in that group",
+    "fa_rate": "there were no real images in that group",
+    "sd": "a standard deviation needs two or more values",
+    "ci_low": "an interval needs two or more readers with images of both classes",
+    "ci_high": "an interval needs two or more readers with images of both classes",
+    "p_value": "a test needs two or more readers with images of both classes",
+    "p_value_holm": "a test needs two or more readers with images of both classes",
+    "auc": "an AUC needs images of both classes",
+    "kappa": "kappa is undefined when every answer falls in one category",
+    "boot_se": "a bootstrap standard error needs two or more draws",
+}
+
+METHOD_NOTES = [
+    "The headline treats readers and images as random: each figure is the mean of the readers' own figures, "
+    "its variance is the U-statistic MRMC estimate (Gallas 2006, as in iMRMC), unbiased for crossed, split-plot "
+    "and random-subset schedules, and its test against chance uses Hillis degrees of freedom. P-values are "
+    "Holm-adjusted over the resolutions of one design and measure.",
+    "Tables marked 'per reading' treat every answer as independent; they describe the answers and are not "
+    "tests: readers who see the same images agree without any skill, which made their binomial tests reject "
+    "in 22% of simulated studies at chance.",
+    "GEE clustered by reader, the mixed logistic model, the pooled DeLong and Wilcoxon tests and the "
+    "Cochran-Armitage trend test are no longer reported: each ignores that readers share images, and they "
+    "gave 23-41% false positives in simulated studies at chance. The headline and its trend row replace them.",
+    "Fleiss' kappa is given without a p-value: shared image effects make readers agree with no skill at all, "
+    "so a test against zero agreement says nothing about whether readers can tell the classes apart.",
+]
 
 
 # --------------------------------------------------------------------------- JSON safety
@@ -75,261 +100,156 @@ def json_safe(value):
     return str(value)
 
 
-def _records(table: pd.DataFrame, section: str, notes: list[str]) -> list[dict]:
-    """Rows of `table` as JSON-safe dicts, with a footnote for every column that has missing values."""
+def _records(table: pd.DataFrame, title: str, notes: list[str]) -> list[dict]:
+    """Rows of `table` as JSON-safe dicts, with a sentence for every figure that is missing somewhere."""
     rows = [json_safe(row) for row in table.to_dict(orient="records")]
+    said = set()
     for column in table.columns:
         missing = sum(1 for row in rows if row.get(column) is None)
-        if missing:
-            reason = REASONS.get(column, "not estimable from these data")
-            notes.append(f"{section}: '{column}' is missing in {missing} of {len(rows)} row(s): {reason}.")
+        label = LABELS.get(column)
+        if not missing or label is None or label in said:
+            continue
+        said.add(label)
+        where = "every row" if missing == len(rows) else f"{missing} of {len(rows)} rows"
+        reason = REASONS.get(column, "it cannot be estimated from these answers")
+        notes.append(f"{title}: {label} is missing in {where}, because {reason}.")
     return rows
 
 
-class _Sections:
-    """Runs report sections; a section that fails becomes None plus a footnote."""
+@dataclass(frozen=True)
+class Section:
+    """One table of the report: where it goes, what it says, and the function that computes it."""
 
-    def __init__(self, notes: list[str]):
-        self.notes = notes
+    key: str
+    title: str
+    designs: tuple[str, ...]
+    compute: Callable[..., pd.DataFrame | None]
+    applies: Callable[[pd.DataFrame], str | None] = lambda data: None  # a reason to skip, or None
+    full_only: bool = False  # skipped in an interim look
+    describes: str = ""
 
-    def _call(self, section: str, function, args, kwargs):
-        """Run one section; numerical warnings (convergence, division by zero) become footnotes."""
+
+class _Context:
+    def __init__(self, *, alpha, n_boot, seed, notes):
+        self.alpha, self.n_boot, self.seed, self.notes = alpha, n_boot, seed, notes
+
+    def run(self, section: Section, data: pd.DataFrame, design: str):
+        """One section: a failure or a numerical warning becomes a sentence in the notes."""
+        title = f"{section.title} ({DESIGN_NAMES[design]})"
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                return function(*args, **kwargs)
-            except Exception as error:  # one failed figure must not lose the whole report
-                self.notes.append(f"{section}: not computed ({type(error).__name__}: {error}).")
+                table = section.compute(data, self)
+            except (ValueError, ZeroDivisionError, np.linalg.LinAlgError) as error:
+                self.notes.append(f"{title} could not be computed: {' '.join(str(error).split())}")
                 return None
             finally:
-                self._warnings(section, caught)
+                self._warnings(title, caught)
+        return None if table is None else _records(table, title, self.notes)
 
-    def _warnings(self, section: str, caught) -> None:
+    def _warnings(self, title: str, caught) -> None:
         seen = set()
         for item in caught:
             if issubclass(item.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning)):
                 warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
                 continue
-            text = f"{section}: warning ({item.category.__name__}): {' '.join(str(item.message).split())}"
+            text = f"{title}: the computation warned that {' '.join(str(item.message).split())}"
             if text not in seen:
                 seen.add(text)
                 self.notes.append(text)
 
-    def table(self, section: str, function, *args, **kwargs):
-        result = self._call(section, function, args, kwargs)
-        return None if result is None else _records(result, section, self.notes)
 
-    def value(self, section: str, function, *args, **kwargs):
-        result = self._call(section, function, args, kwargs)
-        if result is None:
-            return None
-        result = json_safe(result)
-        counts: dict[str, int] = {}
-        for path in _missing_paths(result, ""):
-            counts[path] = counts.get(path, 0) + 1
-        for path, count in counts.items():
-            reason = REASONS.get(path.rsplit(".", 1)[-1].rstrip("[]"), "not estimable from these data")
-            self.notes.append(f"{section}: '{path}' is missing ({count}x): {reason}.")
-        return result
+DESIGN_NAMES = {"single": "single image", "choice": "forced choice", "rating": "realism rating"}
+PER_READING = ["p_value", "p_value_holm"]
 
 
-def _missing_paths(value, path: str):
-    """Paths of the None leaves in a nested dict/list (list positions written as [])."""
-    if value is None:
-        yield path or "value"
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _missing_paths(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for item in value:
-            yield from _missing_paths(item, f"{path}[]")
+def _per_reading(table: pd.DataFrame) -> pd.DataFrame:
+    """A descriptive per-reading table: no test (readings of shared images are not independent)."""
+    return table.drop(columns=[c for c in PER_READING if c in table.columns])
 
 
-# --------------------------------------------------------------------------- per design
+def _answered(data: pd.DataFrame) -> pd.DataFrame:
+    return data[data["answer"] != "empty"]
 
 
-def _signed_confidence(data: pd.DataFrame) -> pd.Series:
-    """Score for "synthetic": +confidence when answered synthetic, -confidence when real."""
-    sign = np.where(data["answer"] == "synthetic", 1.0, -1.0)
-    return pd.Series(sign * data["confidence"].to_numpy(float), index=data.index)
+def _needs_confidence(data: pd.DataFrame) -> str | None:
+    answered = _answered(data)
+    if len(answered) and answered["confidence"].notna().all():
+        return None
+    return "confidence was not asked for every answer"
 
 
-def _per_group(data: pd.DataFrame, key: str, compute, *, figures, section: str, notes: list[str],
-               label: str = "resolution") -> pd.DataFrame:
-    """One row per value of `key`: ``compute(part)``'s dict of figures, computed group by group.
-
-    A group whose input cannot be analysed (``ValueError``, e.g. one class only or a
-    single reader) becomes a row with NaN in every column of `figures` (None in the
-    report) and a footnote naming the group and the reason; the other groups are kept.
-    """
-    rows = []
-    for value, part in data.groupby(key, sort=True, observed=True):
-        try:
-            rows.append({label: value, **compute(part)})
-        except ValueError as error:
-            notes.append(f"{section}: {label} {value} not computed ({' '.join(str(error).split())}).")
-            rows.append({label: value, **{name: np.nan for name in figures}})
-    return pd.DataFrame(rows, columns=[label, *figures])
+def _needs_exposure(data: pd.DataFrame) -> str | None:
+    return None if data["exposure_ms"].notna().any() else "no trial had a timed exposure"
 
 
-def _roc_single(data: pd.DataFrame, *, notes: list[str], section: str = "single.roc") -> pd.DataFrame:
-    def compute(part):
-        result = delong((part["truth"] == "synthetic").to_numpy().astype(int), _signed_confidence(part))
-        return {"n": len(part), **result}
-
-    table = _per_group(data, "resolution", compute, figures=["n", "auc", "se", "ci_low", "ci_high"],
-                       section=section, notes=notes)
-    table["n"] = data.groupby("resolution", sort=True, observed=True).size().to_numpy()
-    return table
+def _fooling(table: pd.DataFrame) -> pd.DataFrame:
+    return table[table["called_real"] > 0].head(50).reset_index(drop=True)
 
 
-def _mrmc_by_resolution(data: pd.DataFrame, *, notes: list[str], section: str = "single.mrmc") -> pd.DataFrame:
-    """Reader-averaged AUC per resolution with the OR/Hillis random-reader interval."""
-    def compute(part):
-        result = or_analysis(part, fom="auc")
-        single = result.single.iloc[0]
-        return {"n_readers": len(result.readers), "n_cases": result.n_signal + result.n_noise,
-                "auc": single["estimate"], "se": single["se"], "df": single["df"],
-                "ci_low": single["ci_low"], "ci_high": single["ci_high"]}
-
-    scores = mrmc_scores(data)
-    table = _per_group(scores, "modality", compute,
-                       figures=["n_readers", "n_cases", "auc", "se", "df", "ci_low", "ci_high"],
-                       section=section, notes=notes)
-    grouped = scores.groupby("modality", sort=True, observed=True)
-    table["n_readers"] = grouped["reader"].nunique().to_numpy()
-    table["n_cases"] = grouped["case"].nunique().to_numpy()
-    return table
+def _kappa(data, ctx):
+    return kappa_by(_answered(data), by="resolution", with_test=False)
 
 
-KAPPA_FIGURES = ["kappa", "se", "z", "p_value", "n_items", "n_raters", "n_items_dropped"]
+def _choice_kappa(data, ctx):
+    return designs.choice_agreement(data).drop(columns=["z", "p_value"], errors="ignore")
 
 
-def _kappa_by_resolution(data: pd.DataFrame, *, notes: list[str],
-                         section: str = "single.fleiss_kappa") -> pd.DataFrame:
-    table = _per_group(data, "resolution",
-                       lambda part: fleiss_kappa(part[["reader", "case", "answer"]].astype(str)),
-                       figures=KAPPA_FIGURES, section=section, notes=notes)
-    counts = ["n_items", "n_raters", "n_items_dropped"]
-    table[counts] = table[counts].astype("Int64")  # counts stay integers next to a row without figures
-    return table
+def _mrmc(data, ctx):
+    return mrmc_by_modality(_answered(data), alpha=ctx.alpha)
 
 
-def _dprime(data: pd.DataFrame, *, by: str, notes: list[str], where: str) -> pd.DataFrame:
-    """`dprime_table` per group; a group without both classes is a row without d' plus a footnote."""
-    table = dprime_table(data, by=[by], incomplete="nan")
-    for value, n_signal, n_noise in zip(table[by], table["n_signal"], table["n_noise"]):
-        lacking = [name for count, name in ((n_signal, "synthetic"), (n_noise, "real")) if count == 0]
-        if lacking:
-            notes.append(f"{where}: {by} {value} not computed (no {' or '.join(map(repr, lacking))} "
-                         "images; d' needs both classes).")
-    return table
+SECTIONS: list[Section] = [
+    Section("by_resolution", "Accuracy per resolution, per reading", ("single",),
+            lambda d, c: _per_reading(proportions.proportion_table(d, alpha=c.alpha)),
+            describes="Answers pooled over readers; the interval assumes independent readings."),
+    Section("pooled", "Accuracy over all resolutions, per reading", ("single",),
+            lambda d, c: _per_reading(proportions.proportion_table(d, by=(), alpha=c.alpha))),
+    Section("per_reader", "Accuracy per reader", ("single",),
+            lambda d, c: _per_reading(proportions.proportion_table(d, by="reader", alpha=c.alpha))),
+    Section("per_reader_resolution", "Accuracy per reader and resolution", ("single",),
+            lambda d, c: _per_reading(proportions.proportion_table(d, by=("reader", "resolution"), alpha=c.alpha))),
+    Section("class_rates", "Accuracy on real and on synthetic images, per reading", ("single",),
+            lambda d, c: proportions.class_rates(d, alpha=c.alpha)),
+    Section("class_rates_pooled", "Accuracy on real and on synthetic images, all resolutions", ("single",),
+            lambda d, c: proportions.class_rates(d, by=(), alpha=c.alpha)),
+    Section("fool_rates", "Most convincing synthetic images", ("single",),
+            lambda d, c: _fooling(proportions.fool_rates(d)),
+            describes="Synthetic images called real by at least one reader, most often first."),
+    Section("d_prime", "Sensitivity d' and criterion per resolution", ("single",),
+            lambda d, c: dprime_table(_answered(d), by=["resolution"], incomplete="nan")),
+    Section("d_prime_per_reader", "Sensitivity d' and criterion per reader", ("single",),
+            lambda d, c: dprime_table(_answered(d), by=["reader"], incomplete="nan")),
+    Section("fleiss_kappa", "Agreement between readers (Fleiss' kappa)", ("single",), _kappa),
+    Section("hype_infinity", "HYPE-infinity (share of answers fooled)", ("single",),
+            lambda d, c: designs.hype_infinity(d, alpha=c.alpha)),
+    Section("hype_time", "Accuracy against exposure time", ("single",),
+            lambda d, c: designs.hype_time(d, alpha=c.alpha), applies=_needs_exposure),
+    Section("mrmc", "Reader-averaged AUC by Obuchowski-Rockette (jackknife), fully crossed resolutions",
+            ("single",), _mrmc, applies=_needs_confidence),
+    Section("by_resolution", "Accuracy per resolution, per reading", ("choice",),
+            lambda d, c: _per_reading(designs.choice_table(d, alpha=c.alpha))),
+    Section("pooled", "Accuracy over all resolutions, per reading", ("choice",),
+            lambda d, c: _per_reading(designs.choice_table(d, by=(), alpha=c.alpha))),
+    Section("per_reader", "Accuracy per reader", ("choice",),
+            lambda d, c: _per_reading(proportions.proportion_table(d, by="reader", chance=None, alpha=c.alpha))),
+    Section("position_bias", "Choices by position on screen", ("choice",), lambda d, c: designs.position_bias(d)),
+    Section("fleiss_kappa", "Agreement between readers on finding the odd image (Fleiss' kappa)", ("choice",),
+            _choice_kappa),
+    Section("summary", "Realism ratings per resolution", ("rating",), lambda d, c: designs.rating_summary(d)),
+    Section("per_reader", "Realism ratings per reader", ("rating",),
+            lambda d, c: designs.rating_summary(d, by="reader")),
+    Section("distribution", "Distribution of realism ratings", ("rating",),
+            lambda d, c: designs.rating_distribution(d)),
+    Section("by_resolution", "Rating AUC per resolution, per reading", ("rating",),
+            lambda d, c: designs.rating_auc(d, alpha=c.alpha)[["resolution", "n_real", "n_synthetic", "auc"]]),
+    Section("bootstrap", "Accuracy with readers and images resampled (two-way bootstrap)", ("single", "choice"),
+            lambda d, c: models.bootstrap_accuracy(d, n_boot=c.n_boot, seed=c.seed, alpha=c.alpha),
+            describes="A robustness check of the headline interval; conservative, and without a p-value."),
+]
 
 
-def _rating_rows(data: pd.DataFrame) -> pd.DataFrame:
-    """By-resolution rows for the rating design: the rating AUC as a 2AFC proportion correct."""
-    table = designs.rating_auc(data)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = (table["auc"] - 0.5) / table["se"]
-    return pd.DataFrame({
-        "resolution": table["resolution"], "measure": "rating AUC (real rated above synthetic)",
-        "n": table["n_real"] + table["n_synthetic"], "correct": np.nan, "accuracy": table["auc"],
-        "chance": 0.5, "ci_low": table["ci_low"], "ci_high": table["ci_high"],
-        "p_value": 2 * norm.sf(np.abs(z)), "p_value_holm": proportions.holm(2 * norm.sf(np.abs(z))),
-    })
-
-
-def _single_design(data, run: _Sections, *, n_boot, seed, interim, alpha) -> dict:
-    out = {
-        "by_resolution": run.table("single.by_resolution", proportions.proportion_table, data, alpha=alpha),
-        "pooled": run.table("single.pooled", proportions.proportion_table, data, by=(), alpha=alpha),
-        "per_reader": run.table("single.per_reader", proportions.proportion_table, data, by="reader", alpha=alpha),
-        "per_reader_resolution": run.table("single.per_reader_resolution", proportions.proportion_table,
-                                           data, by=("reader", "resolution"), alpha=alpha),
-        "class_rates": run.table("single.class_rates", proportions.class_rates, data, alpha=alpha),
-        "class_rates_pooled": run.table("single.class_rates_pooled", proportions.class_rates, data, by=(),
-                                        alpha=alpha),
-        "fool_rates": run.table("single.fool_rates", proportions.fool_rates, data),
-    }
-    answered = data[data["answer"] != "empty"]
-    out["d_prime"] = run.table("single.d_prime", _dprime, answered, by="resolution", notes=run.notes,
-                               where="single.d_prime")
-    out["d_prime_per_reader"] = run.table("single.d_prime_per_reader", _dprime, answered, by="reader",
-                                          notes=run.notes, where="single.d_prime_per_reader")
-    out["fleiss_kappa"] = run.table("single.fleiss_kappa", _kappa_by_resolution, answered, notes=run.notes)
-    out["hype_infinity"] = run.table("single.hype_infinity", designs.hype_infinity, data, alpha=alpha)
-    if data["exposure_ms"].notna().any():
-        out["hype_time"] = run.table("single.hype_time", designs.hype_time, data, alpha=alpha)
-    if answered["confidence"].notna().all() and len(answered):
-        out["roc"] = run.table("single.roc", _roc_single, answered, notes=run.notes)
-        run.notes.append("single.roc pools all readers' answers (score: +confidence for 'synthetic', -confidence "
-                         "for 'real') and treats them as independent; single.mrmc gives the reader-random "
-                         "(Obuchowski-Rockette, Hillis df) interval of the reader-averaged AUC.")
-        out["mrmc"] = run.table("single.mrmc", _mrmc_by_resolution, answered, notes=run.notes)
-    else:
-        run.notes.append("single: no ROC/AUC or MRMC: confidence was not recorded for every answer.")
-    out.update(_models(data, run, "single", n_boot=n_boot, seed=seed, interim=interim, alpha=alpha))
-    return out
-
-
-def _choice_design(data, run: _Sections, *, n_boot, seed, interim, alpha) -> dict:
-    out = {
-        "by_resolution": run.table("choice.by_resolution", designs.choice_table, data, alpha=alpha),
-        "pooled": run.table("choice.pooled", designs.choice_table, data, by=(), alpha=alpha),
-        "per_reader": run.table("choice.per_reader", proportions.proportion_table, data, by="reader",
-                                chance=None, alpha=alpha),
-        "position_bias": run.table("choice.position_bias", designs.position_bias, data),
-        "fleiss_kappa": run.table("choice.fleiss_kappa", designs.choice_agreement, data),
-    }
-    out.update(_models(data, run, "choice", n_boot=n_boot, seed=seed, interim=interim, alpha=alpha))
-    return out
-
-
-def _rating_design(data, run: _Sections, *, alpha, **_) -> dict:
-    return {
-        "by_resolution": run.table("rating.by_resolution", _rating_rows, data),
-        "summary": run.table("rating.summary", designs.rating_summary, data),
-        "per_reader": run.table("rating.per_reader", designs.rating_summary, data, by="reader"),
-        "distribution": run.table("rating.distribution", designs.rating_distribution, data),
-        "wilcoxon": run.table("rating.wilcoxon", designs.rating_test, data),
-        "auc": run.table("rating.auc", designs.rating_auc, data, alpha=alpha),
-    }
-
-
-def _models(data, run: _Sections, design: str, *, n_boot, seed, interim, alpha) -> dict:
-    out = {"bootstrap": run.table(f"{design}.bootstrap", models.bootstrap_accuracy, data,
-                                  n_boot=n_boot, seed=seed, alpha=alpha)}
-    if data["resolution"].nunique() >= 2:
-        out["trend"] = run.value(f"{design}.trend", _trend, data, alpha=alpha)
-    else:
-        run.notes.append(f"{design}.trend: no trend over resolution: all responses are at one resolution.")
-    if interim:
-        return out
-    if len(data) <= MIXED_MODEL_MAX_ROWS:
-        out["mixed_model"] = run.table(f"{design}.mixed_model", models.mixed_logistic, data, alpha=alpha)
-        run.notes.append(f"{design}.mixed_model: mean-field variational Bayes understates the posterior SD "
-                         "of the fixed effects; read its intervals as lower bounds and use the bootstrap or "
-                         "GEE intervals for inference.")
-    else:
-        run.notes.append(f"{design}.mixed_model: skipped for {len(data):,} responses (limit "
-                         f"{MIXED_MODEL_MAX_ROWS:,}); see the GEE and the two-way bootstrap instead.")
-    out["gee"] = run.table(f"{design}.gee", models.gee_accuracy, data, alpha=alpha)
-    return out
-
-
-def _trend(data: pd.DataFrame, *, alpha: float) -> dict:
-    table = models.trend_test(data, alpha=alpha)
-    armitage, slope = table.iloc[0], table.iloc[1]
-    return {
-        "cochran_armitage": {"scores": "log2(resolution)", "z": armitage["statistic"],
-                             "p_value": armitage["p_value"]},
-        "logistic_slope": {"per": "doubling of resolution", "estimate": slope["estimate"], "se": slope["se"],
-                           "z": slope["statistic"], "p_value": slope["p_value"], "ci_low": slope["ci_low"],
-                           "ci_high": slope["ci_high"], "odds_ratio": float(np.exp(slope["estimate"]))},
-    }
-
-
-DESIGN_SECTIONS = {"single": _single_design, "choice": _choice_design, "rating": _rating_design}
+# --------------------------------------------------------------------------- the runner
 
 
 def build_report(df: pd.DataFrame, *, exclusions=(), n_boot: int = 2000, seed: int = 0,
@@ -345,55 +265,70 @@ def build_report(df: pd.DataFrame, *, exclusions=(), n_boot: int = 2000, seed: i
     n_boot, seed : int
         Two-way bootstrap draws and random seed.
     interim : bool
-        A look while the study runs: skips the slow models and says so.
+        A look while the study runs: said in the notes (p-values are not adjusted for looks).
     alpha : float
         1 - confidence level of every interval.
 
     Returns
     -------
     dict
-        ``format, interim, meta, exclusions, by_resolution`` (single design),
-        ``designs`` (``{design: {"by_resolution": [...], ...}}`` for every design
-        present) and ``notes`` (footnotes for every missing figure).
+        ``format, interim, meta, exclusions, headline`` (rows of `analysis.headline.HEADLINE_COLUMNS`),
+        ``headline_trend``, ``designs`` (``{design: {section key: rows}}`` for every design present),
+        ``sections`` (each section's title and description), ``by_resolution`` (the single design's
+        per-reading table) and ``notes`` (sentences: methods, and every missing figure with its reason).
     """
     exclusions = [exclusions] if isinstance(exclusions, (str, Rule)) else list(exclusions)
     data = validate(df)
-    notes: list[str] = []
-    run = _Sections(notes)
+    notes: list[str] = list(METHOD_NOTES)
+    ctx = _Context(alpha=alpha, n_boot=n_boot, seed=seed, notes=notes)
     kept, excluded = apply_exclusions(data, exclusions)
     main = main_trials(kept)
     if len(main) == 0:
         raise AnalysisInputError("no main trials left to analyse (after exclusions, practice and catch "
                                  "trials are not counted).")
+    present = sorted(main["design"].unique().astype(str).tolist())
     report = {
         "format": FORMAT,
         "interim": bool(interim),
         "meta": {
             "n_responses": len(data), "n_main_responses": len(main), "n_readers": main["reader"].nunique(),
             "n_cases": main["case"].nunique(), "resolutions": sorted(main["resolution"].unique().tolist()),
-            "designs": sorted(main["design"].unique().astype(str).tolist()),
+            "designs": present,
             "trial_kinds": {str(k): int(v) for k, v in kept["trial_kind"].value_counts().items() if v},
             "n_boot": n_boot, "seed": seed, "alpha": alpha,
         },
         "exclusions": {"rules": [str(rule) for rule in exclusions],
-                       "excluded": _records(excluded, "exclusions", notes)},
-        "designs": {},
+                       "excluded": _records(excluded, "Excluded readers", notes)},
     }
     if interim:
-        notes.append("Interim report: the study is still running; figures will change, and p-values are "
-                     "not adjusted for repeated looks. Mixed model and GEE are skipped.")
-    for design in report["meta"]["designs"]:
+        notes.append("This is an interim report: the study is still running, the figures will change, and the "
+                     "p-values are not adjusted for repeated looks.")
+    rows, trend = headline(main, alpha=alpha, notes=notes)
+    report["headline"] = _records(rows, "Headline", notes)
+    report["headline_trend"] = _records(trend, "Trend over resolution", notes)
+    report["designs"] = {}
+    report["sections"] = {}
+    for design in present:
         part = main[main["design"] == design]
-        report["designs"][design] = DESIGN_SECTIONS[design](part, run, n_boot=n_boot, seed=seed,
-                                                           interim=interim, alpha=alpha)
+        out = report["designs"][design] = {}
+        for section in SECTIONS:
+            if design not in section.designs or (interim and section.full_only):
+                continue
+            reason = section.applies(part)
+            if reason:
+                continue
+            out[section.key] = ctx.run(section, part, design)
+            report["sections"].setdefault(design, {})[section.key] = {"title": section.title,
+                                                                        "describes": section.describes}
     repeats = kept[(kept["trial_kind"] == "repeat") & (kept["design"] == "single")]
     if len(repeats):
-        report["designs"].setdefault("single", {})["repeat_agreement"] = run.table(
-            "single.repeat_agreement", designs.repeat_agreement,
-            kept[kept["design"] == "single"], alpha=alpha)
+        section = Section("repeat_agreement", "Agreement of readers with themselves on repeated images",
+                          ("single",), lambda d, c: designs.repeat_agreement(d, alpha=c.alpha))
+        report["designs"].setdefault("single", {})["repeat_agreement"] = ctx.run(
+            section, kept[kept["design"] == "single"], "single")
+        report["sections"].setdefault("single", {})["repeat_agreement"] = {"title": section.title,
+                                                                           "describes": ""}
     report["by_resolution"] = report["designs"].get("single", {}).get("by_resolution") or []
-    if "single" not in report["designs"]:
-        notes.append("by_resolution is empty: no single-image trials (see designs).")
     report["notes"] = notes
     return json_safe(report)
 
@@ -402,36 +337,49 @@ def build_report(df: pd.DataFrame, *, exclusions=(), n_boot: int = 2000, seed: i
 
 
 def report_plots(report: dict, df: pd.DataFrame | None = None) -> dict[str, bytes]:
-    """PNG plots for a report: accuracy by resolution, per reader, ROC curves."""
+    """PNG plots: the headline figure by resolution with its intervals, per reader, ROC curves."""
     out = {}
-    series = {(f"{name} (AUC)" if name == "rating" else name): part["by_resolution"]
-              for name, part in report["designs"].items() if part.get("by_resolution")}
+    series: dict[str, list[dict]] = {}
+    for row in report.get("headline") or []:
+        name = f"{DESIGN_NAMES.get(row['design'], row['design'])}: {row['measure']}"
+        series.setdefault(name, []).append({"resolution": row["resolution"], "accuracy": row["estimate"],
+                                            "ci_low": row["ci_low"], "ci_high": row["ci_high"],
+                                            "chance": row["chance"]})
     if series:
         out["accuracy_by_resolution.png"] = plots.accuracy_plot(series)
     for name, part in report["designs"].items():
         if part.get("per_reader") and "accuracy" in part["per_reader"][0]:
-            out[f"per_reader_{name}.png"] = plots.reader_plot(part["per_reader"], title=f"Accuracy per reader ({name})")
+            out[f"per_reader_{name}.png"] = plots.reader_plot(part["per_reader"],
+                                                              title=f"Accuracy per reader ({DESIGN_NAMES[name]})")
     if df is not None:
-        curves = _roc_curves(main_trials(validate(df)))
+        curves = _roc_curves(main_trials(validate(df)), report.get("headline") or [])
         if curves:
             out["roc.png"] = plots.roc_plot(curves)
     return out
 
 
-def _roc_curves(main: pd.DataFrame) -> dict:
+def _roc_curves(main: pd.DataFrame, rows: list[dict]) -> dict:
+    """Pooled ROC curves per resolution, labelled with the headline (reader-averaged) AUC."""
+    auc = {(row["design"], row["resolution"]): row["estimate"] for row in rows if row["measure"].startswith("AUC")}
     curves = {}
     single = main[(main["design"] == "single") & (main["answer"] != "empty")]
     if len(single) and single["confidence"].notna().all():
+        sign = np.where(single["answer"] == "synthetic", 1.0, -1.0)
+        single = single.assign(_score=sign * single["confidence"].to_numpy(float))
         for resolution, part in single.groupby("resolution", sort=True):
             if part["truth"].nunique() == 2:
-                curve = roc_curve((part["truth"] == "synthetic").to_numpy().astype(int), _signed_confidence(part))
-                curves[f"single {resolution} px"] = curve
+                label = f"single {resolution} px" + _auc_label(auc.get(("single", resolution)))
+                curves[label] = roc_curve((part["truth"] == "synthetic").to_numpy().astype(int), part["_score"])
     rated = main[(main["design"] == "rating") & main["rating"].notna()]
     for resolution, part in rated.groupby("resolution", sort=True):
         if part["truth"].nunique() == 2:
-            curves[f"rating {resolution} px"] = roc_curve((part["truth"] == "real").to_numpy().astype(int),
-                                                          part["rating"].to_numpy(float))
+            label = f"rating {resolution} px" + _auc_label(auc.get(("rating", resolution)))
+            curves[label] = roc_curve((part["truth"] == "real").to_numpy().astype(int), part["rating"].to_numpy(float))
     return curves
+
+
+def _auc_label(value) -> str:
+    return "" if value is None else f" (AUC {value:.2f})"
 
 
 def write_report(report: dict, df: pd.DataFrame | None, out_dir: str | Path) -> dict[str, Path]:

@@ -193,6 +193,12 @@ def _blocks(df: pd.DataFrame, kernel: str):
         foms.append((readers[r], modalities[m], float(block_values.mean()), end - start))
     if not blocks:
         raise ValueError(f"no reader has both classes at any modality; the {KERNELS[kernel]} needs both.")
+    # Modalities where no reader has a FOM are left out (the caller says why).
+    used = sorted({m for _, m in blocks})
+    if len(used) < len(modalities):
+        renumber = {m: i for i, m in enumerate(used)}
+        blocks = {(r, renumber[m]): block for (r, m), block in blocks.items()}
+        modalities = [modalities[m] for m in used]
     return blocks, modalities, readers, pd.DataFrame(foms, columns=["reader", "modality", "fom", "n_cases"])
 
 
@@ -219,6 +225,10 @@ def _aligned_dot(index_a, a: np.ndarray, index_b, b: np.ndarray) -> float:
     picks_a = [np.arange(a.shape[i]) if isinstance(p, slice) else p for i, p in enumerate(picks_a)]
     picks_b = [np.arange(b.shape[i]) if isinstance(p, slice) else p for i, p in enumerate(picks_b)]
     return float((a[np.ix_(*picks_a)] * b[np.ix_(*picks_b)]).sum())
+
+
+def _as_index(pick, size: int) -> np.ndarray:
+    return np.arange(size) if isinstance(pick, slice) else pick
 
 
 def ustat_mrmc(df: pd.DataFrame, *, kernel: str = "auc") -> UStatMRMC:
@@ -281,16 +291,35 @@ def ustat_mrmc(df: pd.DataFrame, *, kernel: str = "auc") -> UStatMRMC:
             positions = [np.searchsorted(ids[m][a], block.index[a]) for a in range(axes)]
             for x in "hdw":
                 total[m][x][np.ix_(*positions)] += arr[x]
-                for s in subsets:
-                    marg[(m, x, s)] = block.marginal(s, arr[x])
+            for s in subsets:
+                marg[(m, s)] = block.marginal(s)
+        # A reader's block is full (every pair of the reader's cases is evaluated) and equally weighted,
+        # so the count and weight sums are products of the shared and the other axes' sizes.
         for m, n in itertools.product(mods, mods):
             bm, bn = blocks[(r, m)], blocks[(r, n)]
+            common = []
+            for a in range(axes):
+                ia, ib = bm.index[a], bn.index[a]
+                if m == n:
+                    common.append((slice(None), slice(None), ia.size))
+                else:
+                    _, pa, pb = np.intersect1d(ia, ib, assume_unique=True, return_indices=True)
+                    common.append((pa, pb, pa.size))
             for s in subsets:
-                im = tuple(bm.index[a] for a in s)
-                jn = tuple(bn.index[a] for a in s)
-                for kind in kinds:
-                    x, y = kind[0], kind[1]
-                    F[kind][(True, s)][m, n] += _aligned_dot(im, marg[(m, x, s)], jn, marg[(n, y, s)])
+                if any(common[a][2] == 0 for a in s):
+                    continue
+                a_sel = marg[(m, s)]
+                b_sel = marg[(n, s)]
+                if s:
+                    a_sel = a_sel[np.ix_(*[_as_index(common[a][0], a_sel.shape[i]) for i, a in enumerate(s)])]
+                    b_sel = b_sel[np.ix_(*[_as_index(common[a][1], b_sel.shape[i]) for i, a in enumerate(s)])]
+                shared = math.prod(common[a][2] for a in s)
+                rest_m = math.prod(bm.values.shape[a] for a in range(axes) if a not in s)
+                rest_n = math.prod(bn.values.shape[a] for a in range(axes) if a not in s)
+                count = shared * rest_m * rest_n
+                F["hh"][(True, s)][m, n] += float((a_sel * b_sel).sum())
+                F["dd"][(True, s)][m, n] += count
+                F["ww"][(True, s)][m, n] += count * weight[(r, m)] * weight[(r, n)]
     for m, n in itertools.product(range(n_mod), range(n_mod)):
         for s in subsets:
             im = tuple(ids[m][a] for a in s)

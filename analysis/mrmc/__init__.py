@@ -48,5 +48,32 @@ __all__ = [
     "ORAnalysis",
     "ORResult",
     "format_table",
+    "mrmc_by_modality",
     "or_analysis",
 ]
+
+
+def mrmc_by_modality(df, *, alpha: float = 0.05):
+    """Reader-averaged AUC per resolution by OR (jackknife, Hillis df), for resolutions read fully crossed.
+
+    `df` is the tidy table of single-image or rating answers; a resolution whose readers did not all
+    read the same images gets a row without figures (the headline's U-statistic covers every design).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from analysis.export import mrmc_scores
+
+    scores = mrmc_scores(df)
+    rows = []
+    for modality, part in scores.groupby("modality", sort=True, observed=True):
+        row = {"resolution": modality, "n_readers": part["reader"].nunique(), "n_cases": part["case"].nunique()}
+        try:
+            result = or_analysis(part, fom="auc", alpha=alpha)
+            single = result.single.iloc[0]
+            row.update(auc=single["estimate"], se=single["se"], df=single["df"], ci_low=single["ci_low"],
+                       ci_high=single["ci_high"])
+        except ValueError:
+            row.update(auc=np.nan, se=np.nan, df=np.nan, ci_low=np.nan, ci_high=np.nan)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["resolution", "n_readers", "n_cases", "auc", "se", "df", "ci_low", "ci_high"])

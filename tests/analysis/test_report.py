@@ -10,7 +10,9 @@ from analysis.exclusions import Rule
 from analysis.report import build_report, render_html, report_plots, write_report
 from analysis.tidy import AnalysisInputError, main_trials, validate
 
-ROW_KEYS = {"n", "correct", "accuracy", "chance", "ci_low", "ci_high", "p_value", "p_value_holm"}
+ROW_KEYS = {"n", "correct", "accuracy", "chance", "ci_low", "ci_high"}
+HEADLINE_KEYS = {"design", "resolution", "measure", "estimate", "chance", "ci_low", "ci_high", "p_value",
+                 "p_value_holm", "n_readers", "n_cases", "method"}
 
 
 @pytest.fixture(scope="module")
@@ -21,14 +23,46 @@ def full_report():
     return df, build_report(df, n_boot=200, seed=1)
 
 
-def test_every_design_has_rows_per_resolution(full_report):
+def test_the_headline_has_a_row_per_design_measure_and_resolution(full_report):
+    _, report = full_report
+    rows = report["headline"]
+    assert all(set(row) == HEADLINE_KEYS for row in rows)
+    measures = {(row["design"], row["measure"]) for row in rows}
+    assert measures == {("single", "percent correct"), ("single", "AUC (answer signed by confidence)"),
+                        ("choice", "percent correct"), ("rating", "AUC (realism rating)")}
+    for design, measure in measures:
+        part = [row for row in rows if (row["design"], row["measure"]) == (design, measure)]
+        assert [row["resolution"] for row in part] == [32, 64, 128]
+        assert all(row["n_readers"] == 6 and row["n_cases"] == 24 for row in part)
+        assert all(row["ci_low"] < row["estimate"] < row["ci_high"] for row in part)
+        assert all("fully crossed" in row["method"] for row in part)
+        holm = sorted(row["p_value_holm"] for row in part)
+        assert holm == sorted(holm) and all(a["p_value"] <= a["p_value_holm"] for a in part)
+    assert {row["chance"] for row in rows if row["design"] == "choice"} == {0.25}
+    # readers improve with resolution in the simulated study: every trend is positive and significant
+    assert len(report["headline_trend"]) == 4
+    assert all(row["slope_per_doubling"] > 0 and row["p_value"] < 0.05 for row in report["headline_trend"])
+
+
+def test_headline_percent_correct_is_the_mean_of_the_readers_own(full_report):
+    df, report = full_report
+    main = main_trials(validate(df))
+    single = main[main["design"] == "single"]
+    for row in [r for r in report["headline"] if r["design"] == "single" and r["measure"] == "percent correct"]:
+        part = single[single["resolution"] == row["resolution"]]
+        assert row["estimate"] == pytest.approx(part.groupby("reader", observed=True)["correct"].mean().mean())
+
+
+def test_every_design_has_per_reading_rows_per_resolution(full_report):
     _, report = full_report
     assert set(report["designs"]) == {"single", "choice", "rating"}
-    for design, part in report["designs"].items():
-        rows = part["by_resolution"]
+    for design in ("single", "choice"):
+        rows = report["designs"][design]["by_resolution"]
         assert [row["resolution"] for row in rows] == [32, 64, 128], design
-        assert all(ROW_KEYS <= set(row) for row in rows), design
+        assert all(ROW_KEYS <= set(row) and "p_value" not in row for row in rows), design
+    assert [row["resolution"] for row in report["designs"]["rating"]["by_resolution"]] == [32, 64, 128]
     assert report["by_resolution"] == report["designs"]["single"]["by_resolution"]
+    assert "per reading" in report["sections"]["single"]["by_resolution"]["title"]
 
 
 def test_the_figures_are_the_counts_of_the_main_trials(full_report):
@@ -47,15 +81,15 @@ def test_the_figures_are_the_counts_of_the_main_trials(full_report):
 def test_single_design_sections(full_report):
     _, report = full_report
     single = report["designs"]["single"]
-    for key in ("per_reader", "per_reader_resolution", "class_rates", "d_prime", "fleiss_kappa", "roc",
-                "mrmc", "fool_rates", "bootstrap", "trend", "mixed_model", "gee", "hype_infinity", "hype_time",
-                "repeat_agreement"):
+    for key in ("per_reader", "per_reader_resolution", "class_rates", "d_prime", "fleiss_kappa",
+                "mrmc", "fool_rates", "bootstrap", "hype_infinity", "hype_time", "repeat_agreement"):
         assert single[key], key
+    for gone in ("gee", "mixed_model", "trend", "roc"):
+        assert gone not in single, gone
     assert len(single["per_reader"]) == 6 and len(single["per_reader_resolution"]) == 18
     fool = [row["fool_rate"] for row in single["fool_rates"]]
-    assert fool == sorted(fool, reverse=True)
-    assert single["trend"]["logistic_slope"]["estimate"] > 0
-    assert all(0 <= row["auc"] <= 1 for row in single["roc"])
+    assert fool == sorted(fool, reverse=True) and all(row["called_real"] > 0 for row in single["fool_rates"])
+    assert all("p_value" not in row and "z" not in row for row in single["fleiss_kappa"])
     assert single["repeat_agreement"][0]["n_pairs"] == 18  # repeats never enter the accuracy rows
 
 
@@ -63,9 +97,9 @@ def test_choice_and_rating_sections(full_report):
     _, report = full_report
     assert {"position_bias", "fleiss_kappa", "bootstrap"} <= set(report["designs"]["choice"])
     rating = report["designs"]["rating"]
-    assert rating["wilcoxon"] and rating["auc"] and rating["distribution"]
-    assert rating["by_resolution"][0]["correct"] is None  # explained in the notes
-    assert any("rating.by_resolution: 'correct'" in note for note in report["notes"])
+    assert rating["summary"] and rating["distribution"] and rating["by_resolution"]
+    assert "wilcoxon" not in rating
+    assert any("no longer reported" in note and "Wilcoxon" in note for note in report["notes"])
 
 
 def test_the_report_is_strict_json(full_report):
@@ -82,7 +116,8 @@ def test_a_missing_figure_has_a_footnote():
     report = build_report(df, n_boot=50)
     rates = report["designs"]["single"]["class_rates"]
     assert rates[0]["sensitivity"] is None
-    assert any("class_rates: 'sensitivity' is missing" in note for note in report["notes"])
+    assert report["headline"] == []  # no reader saw both classes at any resolution, and a note says so
+    assert any("could not be computed" in note and "both classes" in note for note in report["notes"])
 
 
 def test_exclusions_are_applied_and_listed():
@@ -97,13 +132,12 @@ def test_exclusions_are_applied_and_listed():
     assert build_report(df, exclusions=Rule("failed_catch", 0.8), n_boot=50)["exclusions"] == report["exclusions"]
 
 
-def test_interim_reports_skip_the_slow_models_and_say_so():
+def test_interim_reports_say_so():
     from tests.analysis.conftest import simulate_responses
 
     report = build_report(simulate_responses(n_readers=3), interim=True, n_boot=50)
     assert report["interim"] is True
-    assert "mixed_model" not in report["designs"]["single"]
-    assert any(note.startswith("Interim report") for note in report["notes"])
+    assert any(note.startswith("This is an interim report") for note in report["notes"])
 
 
 def test_bad_tables_are_refused():
@@ -154,9 +188,13 @@ def test_every_missing_figure_is_explained_in_a_note(kind):
     json.dumps(report, allow_nan=False)
     for design, sections in report["designs"].items():
         for section, value in sections.items():
+            title = report["sections"][design][section]["title"]
             for path in none_leaves(value):
-                prefix = f"{design}.{section}"
-                assert any(note.startswith(prefix) for note in report["notes"]), (prefix, path)
+                assert any(note.startswith(title) for note in report["notes"]), (title, path)
+    for row in report["headline"]:
+        if row["ci_low"] is None:
+            assert any(f"{row['resolution']} px has no interval" in note for note in report["notes"])
+    assert not any("_" in note.split(":")[0] for note in report["notes"])  # sentences, not field names
 
 
 def _two_complete_resolutions_and_one_response_at_128():
@@ -182,16 +220,18 @@ def test_one_incomplete_resolution_keeps_the_other_resolutions(tmp_path):
     write_report(report, df, tmp_path)
     json.loads((tmp_path / "report.json").read_text())  # strict JSON, no NaN
     single = report["designs"]["single"]
-    figures = {"d_prime": "d_prime", "fleiss_kappa": "kappa", "roc": "auc", "mrmc": "auc"}
+    figures = {"d_prime": "d_prime", "fleiss_kappa": "kappa", "mrmc": "auc"}
     for section, figure in figures.items():
         rows = single[section]
         assert rows is not None, section
         assert [row["resolution"] for row in rows] == [32, 64, 128], section
         assert all(row[figure] is not None for row in rows[:2]), section
         assert rows[2][figure] is None, section
-        assert any(note.startswith(f"single.{section}: resolution 128 not computed") for note in report["notes"])
-    assert not any(note.startswith(f"single.{section}: not computed") for section in figures
-                   for note in report["notes"])
+        title = report["sections"]["single"][section]["title"]
+        assert any(note.startswith(title) and "missing" in note for note in report["notes"]), section
+    headline = [row for row in report["headline"] if row["measure"] == "percent correct"]
+    assert [row["resolution"] for row in headline] == [32, 64]  # one answer at 128 px: no pair of classes
+    assert all(row["ci_low"] is not None for row in headline)
 
 
 def test_the_complete_resolutions_match_a_report_without_the_incomplete_one():
@@ -200,5 +240,5 @@ def test_the_complete_resolutions_match_a_report_without_the_incomplete_one():
     df = _two_complete_resolutions_and_one_response_at_128()
     with_128 = build_report(df, n_boot=50, interim=True)["designs"]["single"]
     without = build_report(df[df["resolution"] != 128], n_boot=50, interim=True)["designs"]["single"]
-    for section in ("d_prime", "fleiss_kappa", "roc", "mrmc"):
+    for section in ("d_prime", "fleiss_kappa", "mrmc"):
         assert with_128[section][:2] == without[section], section
