@@ -1,8 +1,12 @@
 """Coordinator pages: pools, study design, invitations and live progress (htmx fragments)."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import messages
+from django.core import signing
 from django.core.mail import send_mail
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -112,7 +116,7 @@ def study_detail(request, pk: int):
     config = [(study._meta.get_field(f).verbose_name, _display(study, f)) for f in Study.DESIGN_FIELDS]
     return render(request, "coordinator/study_detail.html", {
         "study": study, "config": config, "readers": _reader_rows(study), "invite_form": InviteForm(),
-        "layout_warnings": study.layout_warnings(),
+        "invite_stamp": _invite_stamp(study), "layout_warnings": study.layout_warnings(),
     })
 
 
@@ -137,73 +141,110 @@ def study_progress(request, pk: int):
     return render(request, "coordinator/_readers.html", {"study": study, "readers": _reader_rows(study)})
 
 
+def _form_errors(form) -> str:
+    """A form's errors in one line, each after the label of its field."""
+    return "; ".join(" ".join(errors) if name not in form.fields else f"{form[name].label}: {' '.join(errors)}"
+                     for name, errors in form.errors.items())
+
+
+INVITE_STAMP_SALT = "mirage.coordinator.invite-form"
+
+
+def _invite_stamp(study: Study) -> str:
+    """A signed mark of when this invitation form was shown: a second submission of it is told apart."""
+    return signing.dumps({"study": study.pk, "at": timezone.now().isoformat()}, salt=INVITE_STAMP_SALT)
+
+
+def _form_shown_at(request, study: Study) -> datetime | None:
+    try:
+        stamp = signing.loads(request.POST.get("form_stamp", ""), salt=INVITE_STAMP_SALT)
+    except signing.BadSignature:
+        return None  # a script or an old page: nothing to compare with
+    if not isinstance(stamp, dict) or stamp.get("study") != study.pk:
+        return None
+    return datetime.fromisoformat(stamp["at"])
+
+
 @coordinator_required
 @require_POST
 def reader_invite(request, pk: int):
+    """Invite a reader; the same form sent twice (a double click) invites them once."""
     study = get_object_or_404(Study, pk=pk)
-    form = InviteForm(request.POST)
-    error = None
     if study.status == StudyStatus.CLOSED:
-        error = "This study is closed; no new readers can join."
-    elif form.is_valid():
-        try:
-            create_reader(study, form.cleaned_data["name"], form.cleaned_data["email"],
-                          user=form.cleaned_data["username"])
-        except ScheduleError as exc:
-            error = str(exc)
-    else:
-        error = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
-    if error:
-        messages.error(request, error)
-    if request.htmx:
-        return render(request, "coordinator/_readers.html", {"study": study, "readers": _reader_rows(study),
-                                                             "error": error})
-    return redirect("study-detail", pk=pk)
+        return _readers_response(request, study, error="This study is closed; no new readers can join.")
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        return _readers_response(request, study, error=_form_errors(form))
+    details = {"name": form.cleaned_data["name"], "email": form.cleaned_data["email"],
+               "user": form.cleaned_data["username"]}
+    shown_at = _form_shown_at(request, study)
+    try:
+        with transaction.atomic():
+            # The study row is locked first, so two submissions of one form are checked one after the other.
+            Study.objects.select_for_update().get(pk=study.pk)
+            reader = (study.readers.filter(created_at__gte=shown_at, **details).first()
+                      if shown_at is not None else None)
+            if reader is None:
+                reader = create_reader(study, details["name"], details["email"], user=details["user"])
+    except ScheduleError as exc:
+        return _readers_response(request, study, error=str(exc))
+    return _readers_response(request, study, notice=f"{reader.name} invited: their personal link is in the table.",
+                             new_form=True)
 
 
 @coordinator_required
 @require_POST
 def reader_action(request, pk: int, reader_pk: int, action: str):
-    reader = get_object_or_404(Reader, pk=reader_pk, study_id=pk)
+    reader = get_object_or_404(Reader.objects.select_related("study", "user"), pk=reader_pk, study_id=pk)
+    study = reader.study
     now = timezone.now()
     if action == "revoke":
         Reader.objects.filter(pk=reader.pk, revoked_at__isnull=True).update(revoked_at=now)
-    elif action == "exclude":
+        return _readers_response(request, study, notice=f"{reader.name}’s link was withdrawn.")
+    if action == "exclude":
         reason = request.POST.get("reason", "").strip()[:300] or "excluded by the coordinator"
         Reader.objects.filter(pk=reader.pk).update(excluded=True, exclusion_reason=reason)
-    elif action == "remind":
-        link = request.build_absolute_uri(reverse("reader-start", args=[reader.token]))
-        email = reader.email or (reader.user.email if reader.user else "")
-        state = ("'s link was withdrawn" if reader.revoked_at else " is excluded" if reader.excluded
-                 else " has finished" if reader.finished_at else "")
-        if not state and reader.study.status != StudyStatus.OPEN:
-            state = f": the study is {reader.study.get_status_display().lower()}, so the link would not let them read"
-        if state:
-            messages.error(request, f"{reader.name}{state}: no reminder was sent.")
-            return _readers_response(request, reader.study)
-        if not email:
-            messages.error(request, f"{reader.name} has no e-mail address, so no reminder was sent: "
-                                    f"send them their link by hand: {link}")
-            return _readers_response(request, reader.study)
-        try:
-            send_mail(f"Reminder: {reader.study.name}", f"Please continue the reading study here: {link}",
-                      None, [email], fail_silently=False)
-        except OSError as exc:
-            messages.error(request, f"The reminder to {email} could not be sent ({exc}); "
-                                    f"send them their link by hand: {link}")
-            return _readers_response(request, reader.study)
-        Reader.objects.filter(pk=reader.pk).update(reminded_at=now)
-    else:
+        return _readers_response(request, study, notice=f"{reader.name} is excluded ({reason}).")
+    if action != "remind":
         return HttpResponse(f"Unknown action {action!r}.", status=400)
-    return _readers_response(request, reader.study)
+    link = request.build_absolute_uri(reverse("reader-start", args=[reader.token]))
+    email = reader.email or (reader.user.email if reader.user else "")
+    state = ("’s link was withdrawn" if reader.revoked_at else " is excluded" if reader.excluded
+             else " has finished" if reader.finished_at else "")
+    if not state and study.status != StudyStatus.OPEN:
+        state = f": the study is {study.get_status_display().lower()}, so the link would not let them read"
+    if state:
+        return _readers_response(request, study, error=f"{reader.name}{state}: no reminder was sent.")
+    if not email:
+        return _readers_response(request, study, error=f"{reader.name} has no e-mail address, so no reminder was "
+                                                       f"sent: send them their link by hand: {link}")
+    try:
+        send_mail(f"Reminder: {study.name}", f"Please continue the reading study here: {link}",
+                  None, [email], fail_silently=False)
+    except OSError as exc:
+        return _readers_response(request, study, error=f"The reminder to {email} could not be sent ({exc}); "
+                                                       f"send them their link by hand: {link}")
+    Reader.objects.filter(pk=reader.pk).update(reminded_at=now)
+    return _readers_response(request, study, notice=f"Reminder sent to {reader.name} ({email}).")
 
 
-def _readers_response(request, study: Study):
-    if request.htmx:
-        error = "; ".join(str(m) for m in messages.get_messages(request) if m.level_tag == "error") or None
-        return render(request, "coordinator/_readers.html", {"study": study, "readers": _reader_rows(study),
-                                                             "error": error})
-    return redirect("study-detail", pk=study.pk)
+def _readers_response(request, study: Study, *, error: str | None = None, notice: str | None = None,
+                      new_form: bool = False):
+    """After a reader action: with htmx the readers table and the notice above it; else the study page.
+
+    With htmx the outcome is said in the notice line only (not stored as a message too, which would come
+    back on the next page); the polled table itself carries no notice, so a refresh never wipes one.
+    """
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        if notice:
+            messages.success(request, notice)
+        return redirect("study-detail", pk=study.pk)
+    context = {"study": study, "readers": _reader_rows(study), "error": error, "notice": notice}
+    if new_form:  # a fresh, empty form with a new stamp: the next invitation is a new one
+        context.update(invite_form=InviteForm(), invite_stamp=_invite_stamp(study))
+    return render(request, "coordinator/_readers_changed.html", context)
 
 
 @coordinator_required

@@ -285,3 +285,58 @@ def test_the_dashboard_links_to_the_coordinator_pages_of_studies_and_pools(clien
     assert f'href="/coordinator/pools/{study.pool_id}/"' in detail
     assert "/api/" not in detail
 
+
+
+def test_a_refused_htmx_invitation_is_said_in_the_table_and_not_again_on_the_next_page(client, alice, study):
+    client.force_login(alice)
+    response = client.post(f"/coordinator/studies/{study.pk}/readers/invite/", {"name": "X", "username": "nobody"},
+                           HTTP_HX_REQUEST="true")
+    assert "No active account is called" in response.content.decode()
+    assert "No active account is called" not in client.get(f"/coordinator/studies/{study.pk}/").content.decode()
+
+
+def invitation_stamp(client, study) -> str:
+    import re
+
+    page = client.get(f"/coordinator/studies/{study.pk}/").content.decode()
+    return re.search(r'name="form_stamp" value="([^"]+)"', page).group(1)
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_an_invitation_sent_twice_from_one_form_invites_one_reader(client, alice, study, htmx):
+    client.force_login(alice)
+    stamp = invitation_stamp(client, study)
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    for _ in range(2):  # a double click
+        response = client.post(f"/coordinator/studies/{study.pk}/readers/invite/",
+                               {"name": "Dr. Gray", "email": "gray@example.org", "form_stamp": stamp}, **headers)
+        assert response.status_code == (200 if htmx else 302)
+    assert list(Reader.objects.values_list("name", flat=True)) == ["Dr. Gray"]
+    if htmx:  # the answer carries a fresh form, so the next invitation is a new one
+        stamp = response.content.decode().split('name="form_stamp" value="')[1].split('"')[0]
+    else:
+        stamp = invitation_stamp(client, study)
+    client.post(f"/coordinator/studies/{study.pk}/readers/invite/",
+                {"name": "Dr. Gray", "email": "gray@example.org", "form_stamp": stamp}, **headers)
+    assert Reader.objects.filter(name="Dr. Gray").count() == 2
+
+
+def test_an_invitation_says_who_was_invited(client, alice, study):
+    client.force_login(alice)
+    response = client.post(f"/coordinator/studies/{study.pk}/readers/invite/", {"name": "Dr. Gray"}, follow=True)
+    assert response.redirect_chain == [(f"/coordinator/studies/{study.pk}/", 302)]
+    assert response.content.decode().count("Dr. Gray invited") == 1
+    fragment = client.post(f"/coordinator/studies/{study.pk}/readers/invite/", {"name": "Dr. Hale"},
+                           HTTP_HX_REQUEST="true").content.decode()
+    assert "Dr. Hale invited" in fragment
+
+
+def test_revoking_and_excluding_without_htmx_land_on_the_study_page_with_a_message(client, alice, study):
+    reader = create_reader(study, "Dr. Gray")
+    client.force_login(alice)
+    base = f"/coordinator/studies/{study.pk}/readers/{reader.pk}"
+    revoked = client.post(f"{base}/revoke/", follow=True)
+    assert revoked.redirect_chain == [(f"/coordinator/studies/{study.pk}/", 302)]
+    assert "Dr. Gray’s link was withdrawn." in revoked.content.decode()
+    excluded = client.post(f"{base}/exclude/", {"reason": "left early"}, follow=True)
+    assert "Dr. Gray is excluded (left early)." in excluded.content.decode()
