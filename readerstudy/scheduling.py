@@ -90,7 +90,7 @@ class PlannedTrial:
     exposure_ms: int | None = None
 
 
-@dataclass
+@dataclass(eq=False)  # a trial is itself: list.index finds it by identity, fast
 class _Draft:
     kind: str
     resolution: int

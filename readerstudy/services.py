@@ -13,6 +13,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .models import Design, ImageClass, PoolImage, Reader, Response, Study, StudyStatus, Trial, TrialImage, TrialKind
+from .models.study import ExposureMode
 from . import sql
 from .scheduling import SCHEDULE_VERSION, ImageRef, ScheduleSpec, schedule_trials
 
@@ -35,7 +36,8 @@ def schedule_spec(study: Study) -> ScheduleSpec:
         alternatives=study.alternatives, odd_class=study.odd_class,
         allow_source_repeat=study.allow_source_repeat, order=study.order,
         practice_trials=study.practice_trials, repeat_trials=study.repeat_trials,
-        catch_trials=study.catch_trials,
+        catch_trials=study.catch_trials, case_set=study.case_set,
+        exposure_levels=tuple(study.exposure_levels_ms) if study.exposure_mode == ExposureMode.CONSTANT else (),
     )
 
 
@@ -47,21 +49,25 @@ def pool_refs(study: Study) -> list[ImageRef]:
 
 @transaction.atomic
 def create_reader(study: Study, name: str, email: str = "", user=None) -> Reader:
-    """Invite a reader: store their own seed and their whole schedule. Other readers are untouched."""
+    """Invite a reader: store their own seed and their whole schedule. Other readers are untouched.
+
+    The reader's ordinal (how many readers the study had before) places them in a shared case set's
+    reader groups; it is counted under the study lock, so two invitations never get the same one.
+    """
     study = Study.objects.select_for_update().get(pk=study.pk)  # the design cannot change meanwhile
-    reader = Reader.objects.create(study=study, name=name, email=email, user=user,
+    reader = Reader.objects.create(study=study, name=name, email=email, user=user, account_bound=user is not None,
+                                   ordinal=Reader.objects.filter(study=study).count(),
                                    schedule_version=SCHEDULE_VERSION)
     _store_schedule(reader, study)
     return reader
 
 
 def _store_schedule(reader: Reader, study: Study) -> None:
-    planned = schedule_trials(pool_refs(study), schedule_spec(study), reader.seed)
+    planned = schedule_trials(pool_refs(study), schedule_spec(study), reader.seed, study_seed=study.seed,
+                              reader_index=reader.ordinal)
     trials = Trial.objects.bulk_create([
         Trial(reader=reader, index=i, kind=p.kind, block=p.block, resolution=p.resolution,
-              odd_position=p.odd_position,
-              # Practice is untimed: a practice answer is never "not shown as asked".
-              exposure_ms=study.exposure_ms if study.exposure_mode == "fixed" and p.kind != "practice" else None)
+              odd_position=p.odd_position, exposure_ms=_planned_exposure(p, study))
         for i, p in enumerate(planned)
     ])
     if any(p.repeat_of is not None for p in planned):
@@ -73,6 +79,17 @@ def _store_schedule(reader: Reader, study: Study) -> None:
         TrialImage(trial=trial, position=pos, image_id=image_id)
         for trial, p in zip(trials, planned) for pos, image_id in enumerate(p.image_ids)
     ])
+
+
+def _planned_exposure(planned, study: Study) -> int | None:
+    """A trial's exposure when it is known before the trial is shown (a staircase decides it when served)."""
+    if planned.kind == TrialKind.PRACTICE:
+        return None  # practice is untimed: a practice answer is never "not shown as asked"
+    if study.exposure_mode == ExposureMode.FIXED:
+        return study.exposure_ms
+    if study.exposure_mode == ExposureMode.CONSTANT:
+        return planned.exposure_ms
+    return None
 
 
 class DesignFrozen(Exception):
@@ -137,12 +154,21 @@ def reader_for_token(token: str, user=None) -> Reader:
     reader = sql.reader_with_study(token)
     if reader is None:
         raise ReadingError("This invitation link is not valid. Check the link you were sent.", 404)
-    check_invitation(reader.user_id, reader.revoked_at is not None, reader.excluded, user)
+    check_invitation(reader.user_id, reader.revoked_at is not None, reader.excluded, user,
+                     account_bound=reader.account_bound)
     return reader
 
 
-def check_invitation(user_id: int | None, revoked: bool, excluded: bool, user=None) -> None:
-    """Raise the ReadingError that keeps this invitation's holder out, if any (the fields are the Reader's)."""
+def check_invitation(user_id: int | None, revoked: bool, excluded: bool, user=None, *,
+                     account_bound: bool = False) -> None:
+    """Raise the ReadingError that keeps this invitation's holder out, if any (the fields are the Reader's).
+
+    An invitation made for an account whose account has since been deleted (its user is then empty) is
+    refused like one opened with the wrong account: it must never turn into a link anyone can use.
+    """
+    if account_bound and user_id is None:
+        raise ReadingError("This invitation was for an account that no longer exists; ask the coordinator for "
+                           "a new link.", 403)
     if user_id is not None and (user is None or user.pk != user_id):
         anonymous = user is None or not user.is_authenticated
         raise ReadingError("This invitation belongs to a Mirage account: log in with that account first.",
@@ -219,18 +245,18 @@ def trial_payload(pending: sql.PendingTrial, reader: Reader, url_for_image, *, c
         # The images' classes stay here: the page gets positions and opaque URLs only.
         "kind": "practice" if trial.kind == TrialKind.PRACTICE else "main",
         "images": [{"position": image.position, "url": url_for_image(image.token)} for image in pending.images],
-        "exposure_ms": exposure_for(trial, reader) if current or study.exposure_mode != "staircase" else None,
+        "exposure_ms": exposure_for(trial, reader) if current or study.exposure_mode != ExposureMode.STAIRCASE else None,
     }
 
 
 def exposure_for(trial: Trial, reader: Reader) -> int | None:
     study = reader.study
-    if study.exposure_mode == "none" or trial.kind == TrialKind.PRACTICE:
+    if study.exposure_mode == ExposureMode.NONE or trial.kind == TrialKind.PRACTICE:
         return None
-    if study.exposure_mode == "fixed":
+    if study.exposure_mode == ExposureMode.FIXED:
         return study.exposure_ms
-    if trial.exposure_ms is not None:
-        return trial.exposure_ms
+    if study.exposure_mode == ExposureMode.CONSTANT or trial.exposure_ms is not None:
+        return trial.exposure_ms  # constant stimuli: stored with the schedule
     return staircase_exposure(reader, study)
 
 

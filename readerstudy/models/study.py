@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from ..scheduling import MAX_CATCH_TRIALS, MAX_PRACTICE_TRIALS, MAX_REPEAT_TRIALS, MAX_TRIALS_PER_RESOLUTION
 from .pool import ImageClass, Pool
 
 
@@ -24,6 +25,10 @@ def default_resolutions() -> list[int]:
     return [32, 64, 128, 256]
 
 
+def default_exposure_levels() -> list[int]:
+    return [100, 200, 400, 800]
+
+
 def default_rating_labels() -> list[str]:
     return ["Clearly synthetic", "Probably synthetic", "Probably real", "Clearly real"]
 
@@ -31,6 +36,7 @@ def default_rating_labels() -> list[str]:
 MIN_EXPOSURE_MS = 17  # one frame at 60 Hz
 MAX_EXPOSURE_MS = 60_000
 MAX_BLANK_MS = 10_000
+EXPOSURE_LEVELS = (2, 8)  # how many exposures constant stimuli may use
 FULL_HD_WINDOW = (1920, 950)  # CSS px inside a maximised browser on a 1920 x 1080 screen
 
 
@@ -47,15 +53,30 @@ class Design(models.TextChoices):
     RATING = "rating", "Realism rating"
 
 
+class CaseSet(models.TextChoices):
+    SHARED = "shared", ("Shared case set: every reader reads the same images at each resolution "
+                        "(valid reader- and image-random analysis)")
+    RANDOM = "random", "Random subset per reader"
+
+
+class ExposureMode(models.TextChoices):
+    NONE = "none", "Untimed"
+    FIXED = "fixed", "Fixed exposure"
+    CONSTANT = "constant", "Several fixed exposures, in random order (method of constant stimuli)"
+    # Kept for the studies that already use it: each exposure follows the last answer's correctness, so a
+    # reader can work out the answers from the exposures. New studies cannot choose it (Study.clean).
+    STAIRCASE = "staircase", "Adaptive staircase"
+
+
 class Study(models.Model):
     """A reader study. Every field below `pool` is design; design is frozen once an answer arrives."""
 
     DESIGN_FIELDS = [
-        "pool", "design", "alternatives", "odd_class", "resolutions", "trials_per_resolution",
+        "pool", "design", "alternatives", "odd_class", "resolutions", "trials_per_resolution", "case_set",
         "synthetic_fraction", "tell_ratio", "allow_source_repeat", "order", "practice_trials",
         "practice_feedback", "practice_pass_mark", "repeat_trials", "catch_trials", "time_limit_ms", "min_view_ms",
         "confidence_scale", "ask_reason", "display_size", "upscale", "blank_ms", "rating_labels", "rating_ask_class",
-        "exposure_mode", "exposure_ms", "instructions", "consent", "show_score",
+        "exposure_mode", "exposure_ms", "exposure_levels_ms", "instructions", "consent", "show_score",
     ]
 
     name = models.CharField(max_length=200)
@@ -74,7 +95,12 @@ class Study(models.Model):
         max_length=10, choices=ImageClass.choices, default=ImageClass.REAL,
         help_text="Forced choice: the class of the one odd image the reader must find.")
     resolutions = models.JSONField(default=default_resolutions)
-    trials_per_resolution = models.PositiveIntegerField(default=10, validators=[MinValueValidator(1)])
+    trials_per_resolution = models.PositiveIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(MAX_TRIALS_PER_RESOLUTION)])
+    case_set = models.CharField(
+        max_length=10, choices=CaseSet.choices, default=CaseSet.SHARED,
+        help_text="Shared: the images are chosen once for the study, and each resolution's images rotate "
+                  "across groups of readers, so no reader sees an image at two resolutions.")
     synthetic_fraction = models.FloatField(
         default=0.5, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Share of synthetic images in single-image and rating trials.")
@@ -84,14 +110,16 @@ class Study(models.Model):
     order = models.CharField(
         max_length=12, choices=[("interleaved", "Interleaved resolutions"), ("blocked", "Blocked by resolution")],
         default="interleaved")
-    practice_trials = models.PositiveIntegerField(default=0)
+    practice_trials = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(MAX_PRACTICE_TRIALS)])
     practice_feedback = models.BooleanField(default=True)
     practice_pass_mark = models.FloatField(
         default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Minimum practice accuracy per class before the main trials (0 = none).")
-    repeat_trials = models.PositiveIntegerField(default=0, help_text="Main trials shown twice, for consistency.")
+    repeat_trials = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(MAX_REPEAT_TRIALS)], help_text="Main trials shown twice, for consistency.")
     catch_trials = models.PositiveIntegerField(
-        default=0, help_text="Attention checks with the pool's catch images (obviously synthetic).")
+        default=0, validators=[MaxValueValidator(MAX_CATCH_TRIALS)],
+        help_text="Attention checks with the pool's catch images (obviously synthetic).")
     time_limit_ms = models.PositiveIntegerField(null=True, blank=True)
     min_view_ms = models.PositiveIntegerField(default=0)
     confidence_scale = models.CharField(
@@ -106,10 +134,12 @@ class Study(models.Model):
     rating_labels = models.JSONField(default=default_rating_labels, blank=True)
     rating_ask_class = models.BooleanField(
         default=False, help_text="Realism rating: ask 'real or synthetic?' after each rating.")
-    exposure_mode = models.CharField(
-        max_length=10, choices=[("none", "Untimed"), ("fixed", "Fixed exposure"), ("staircase", "Adaptive staircase")],
-        default="none")
-    exposure_ms = models.PositiveIntegerField(default=500)
+    exposure_mode = models.CharField(max_length=10, choices=ExposureMode.choices, default=ExposureMode.NONE)
+    exposure_ms = models.PositiveIntegerField(default=500, help_text="Fixed exposure (and a staircase's start).")
+    exposure_levels_ms = models.JSONField(
+        "exposure levels (ms)", default=default_exposure_levels,
+        help_text="Constant stimuli: the exposures in ms, each shown equally often per resolution and class "
+                  "(2 to 8, e.g. 100, 200, 400, 800).")
     instructions = models.TextField(blank=True, help_text="Markdown.")
     consent = models.TextField(blank=True, help_text="Markdown; readers must accept it when present.")
     show_score = models.BooleanField(default=False, help_text="Show readers their score at the end.")
@@ -147,9 +177,18 @@ class Study(models.Model):
         elif self.time_limit_ms is not None and self.min_view_ms >= self.time_limit_ms:
             errors["min_view_ms"] = (f"The minimum viewing time ({self.min_view_ms} ms) must be shorter than the "
                                      f"time limit ({self.time_limit_ms} ms), or every trial times out.")
-        if self.exposure_mode != "none" and not MIN_EXPOSURE_MS <= self.exposure_ms <= MAX_EXPOSURE_MS:
+        timed = self.exposure_mode in (ExposureMode.FIXED, ExposureMode.STAIRCASE)
+        if timed and not MIN_EXPOSURE_MS <= self.exposure_ms <= MAX_EXPOSURE_MS:
             errors["exposure_ms"] = (f"A timed exposure is {MIN_EXPOSURE_MS} ms (one frame at 60 Hz) to "
                                      f"{MAX_EXPOSURE_MS:,} ms.")
+        levels_error = self._exposure_levels_error()
+        if levels_error:
+            errors["exposure_levels_ms"] = levels_error
+        if self.exposure_mode == ExposureMode.STAIRCASE and self._stored_exposure_mode() != ExposureMode.STAIRCASE:
+            errors["exposure_mode"] = (
+                "The adaptive staircase sets each exposure from the last answer's correctness, so a reader can "
+                "work out the answers from the exposures; it is kept only for studies that already use it. "
+                "Choose several fixed exposures (method of constant stimuli) instead.")
         if self.blank_ms > MAX_BLANK_MS:
             errors["blank_ms"] = f"The blank interval is at most {MAX_BLANK_MS:,} ms."
         if self.design == Design.RATING and not self.rating_ask_class and self.practice_pass_mark > 0:
@@ -157,6 +196,25 @@ class Study(models.Model):
                                             "failed: set the pass mark to 0, or ask 'real or synthetic?' afterwards.")
         if errors:
             raise ValidationError(errors)
+
+    def _exposure_levels_error(self) -> str | None:
+        levels, (fewest, most) = self.exposure_levels_ms, EXPOSURE_LEVELS
+        if not isinstance(levels, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in levels):
+            return "Give the exposure levels as whole milliseconds, e.g. 100, 200, 400, 800."
+        if not fewest <= len(levels) <= most:
+            return f"Constant stimuli use {fewest} to {most} exposure levels."
+        if len(set(levels)) != len(levels):
+            return "Give each exposure level once."
+        if not all(MIN_EXPOSURE_MS <= v <= MAX_EXPOSURE_MS for v in levels):
+            return (f"Each exposure level is {MIN_EXPOSURE_MS} ms (one frame at 60 Hz) to "
+                    f"{MAX_EXPOSURE_MS:,} ms.")
+        return None
+
+    def _stored_exposure_mode(self) -> str | None:
+        """The exposure mode this study has in the database (None for a study not saved yet)."""
+        if self.pk is None:
+            return None
+        return Study.objects.filter(pk=self.pk).values_list("exposure_mode", flat=True).first()
 
     def layout_warnings(self) -> list[str]:
         """Where the reading page cannot show the images at the configured size on a full-HD screen.
@@ -192,8 +250,12 @@ class Reader(models.Model):
     name = models.CharField(max_length=200, help_text="Shown to coordinators only.")
     email = models.EmailField(blank=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    account_bound = models.BooleanField(
+        default=False, help_text="Made for an account: the link never works without it, even once it is deleted.")
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
     seed = models.BigIntegerField(default=new_seed)
+    ordinal = models.PositiveIntegerField(
+        default=0, help_text="Readers invited to the study before this one: the reader's group in a shared case set.")
     schedule_version = models.CharField(max_length=20, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     excluded = models.BooleanField(default=False)

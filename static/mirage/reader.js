@@ -582,7 +582,8 @@
       advanceOnResume = true;
       return;
     }
-    // A staircase exposure depends on the answer just given: wait for the server to decide it.
+    // A staircase exposure depends on the answer just given: wait for the server to decide it. Fixed and
+    // constant-stimuli exposures are stored with the schedule, so the preloaded next trial already has its own.
     const next = display.exposure_mode === "staircase" && pendingSends ? null : nextKnownTrial();
     if (next) {
       show(next);
