@@ -17,7 +17,8 @@ pytestmark = pytest.mark.django_db
 def design_form(pool, **overrides):
     data = {
         "name": "Chest X-ray by resolution", "pool": pool.pk, "design": "single", "alternatives": 2,
-        "odd_class": "real", "resolutions": "32,64", "trials_per_resolution": 4, "synthetic_fraction": 0.5,
+        "odd_class": "real", "resolutions": "32,64", "trials_per_resolution": 4, "case_set": "shared",
+        "synthetic_fraction": 0.5,
         "order": "interleaved", "practice_trials": 0, "practice_pass_mark": 0, "repeat_trials": 0, "catch_trials": 0,
         "min_view_ms": 0, "confidence_scale": "5", "display_size": 512, "upscale": "pixelated", "blank_ms": 250,
         "rating_labels": "a\nb\nc\nd", "exposure_mode": "none", "exposure_ms": 500, "instructions": "Look closely.",
@@ -63,7 +64,7 @@ def test_an_invitation_the_pool_cannot_supply_is_explained(client, alice, make_s
     study = make_study(trials_per_resolution=40)
     client.force_login(alice)
     response = client.post(f"/coordinator/studies/{study.pk}/readers/invite/", {"name": "X"}, HTTP_HX_REQUEST="true")
-    assert "too few" in response.content.decode()
+    assert "need 60 real sources with images at every resolution; the pool has 30" in response.content.decode()
     assert not Reader.objects.exists()
 
 
@@ -195,7 +196,12 @@ def test_a_reminder_goes_only_to_a_reader_who_can_get_and_use_it(client, alice, 
     ({"time_limit_ms": 3000, "min_view_ms": 3000}, "min_view_ms", "must be shorter than the time limit"),
     ({"time_limit_ms": 100}, "time_limit_ms", "under 250 ms"),
     ({"exposure_mode": "fixed", "exposure_ms": 0}, "exposure_ms", "one frame at 60 Hz"),
-    ({"exposure_mode": "staircase", "exposure_ms": 120_000}, "exposure_ms", "60,000 ms"),
+    ({"exposure_mode": "fixed", "exposure_ms": 120_000}, "exposure_ms", "60,000 ms"),
+    ({"exposure_mode": "staircase"}, "exposure_mode", "kept only for studies that already use it"),
+    ({"exposure_mode": "constant", "exposure_levels_ms": [10, 200]}, "exposure_levels_ms", "17 ms"),
+    ({"exposure_mode": "constant", "exposure_levels_ms": [200]}, "exposure_levels_ms", "2 to 8 exposure levels"),
+    ({"trials_per_resolution": 2**31 - 1}, "trials_per_resolution", "less than or equal to 1000"),
+    ({"catch_trials": 501}, "catch_trials", "less than or equal to 500"),
     ({"blank_ms": 2**31 - 1}, "blank_ms", "at most 10,000 ms"),
 ])
 def test_a_design_that_cannot_be_read_is_refused(client, alice, pool, change, field, message):
