@@ -16,6 +16,12 @@ def test_the_demo_is_built_once_and_printed_with_links_and_logins(tmp_path, medi
     study = Study.objects.get()
     assert study.status == "open" and study.readers.count() == 3
     assert all(r.trials.count() == 44 for r in study.readers.all())  # 4 practice + 4 x 10 main
+    # A shared case set: the three readers are in three of the four reader groups, and each resolution's
+    # images are read by one of them.
+    assert study.case_set == "shared" and sorted(study.readers.values_list("ordinal", flat=True)) == [0, 1, 2]
+    seen = [set(r.trials.filter(kind="main", resolution=32).values_list("images__image__source_id", flat=True))
+            for r in study.readers.order_by("ordinal")]
+    assert all(len(s) == 10 for s in seen) and not (seen[0] & seen[1] or seen[1] & seen[2] or seen[0] & seen[2])
     assert Pool.objects.get().images.filter(image_class="synthetic", generator__name="mirage-demo-dcgan").exists()
     assert first.count("http://127.0.0.1:8000/r/") == 3 and "coordinator / mirage-demo" in first
     User = get_user_model()

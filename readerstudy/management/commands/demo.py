@@ -4,14 +4,16 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.urls import reverse
 
 from readerstudy.models import Pool, Study, StudyStatus
+from readerstudy.models.study import CaseSet
 from readerstudy.pools import import_pool
 from readerstudy.roles import ANALYSTS_GROUP
-from readerstudy.services import create_reader
+from readerstudy.scheduling import ScheduleError, check_supply
+from readerstudy.services import create_reader, pool_refs, schedule_spec
 
 DEMO_STUDY = "Demo: phantom chest radiographs by resolution"
 DEMO_INSTRUCTIONS = """\
@@ -62,10 +64,17 @@ class Command(BaseCommand):
     def _study(self, pool: Pool) -> Study:
         study = Study.objects.filter(name=DEMO_STUDY).first()
         if study is None:
+            # A shared case set: all three demo readers read the same images, each resolution's set rotating
+            # between them (4 resolutions x 10 trials and 4 practice trials use 22 sources of each class).
             study = Study.objects.create(
                 name=DEMO_STUDY, pool=pool, status=StudyStatus.OPEN, resolutions=[32, 64, 128, 256],
-                trials_per_resolution=10, practice_trials=4, instructions=DEMO_INSTRUCTIONS, display_size=512,
-                tell_ratio=True, show_score=True)
+                trials_per_resolution=10, case_set=CaseSet.SHARED, practice_trials=4,
+                instructions=DEMO_INSTRUCTIONS, display_size=512, tell_ratio=True, show_score=True)
+            try:
+                check_supply(pool_refs(study), schedule_spec(study), study_seed=study.seed)
+            except ScheduleError as exc:
+                raise CommandError(f"The demo pool is too small for the demo study ({exc}) Build it with a "
+                                   "larger --count.") from None
             for i in range(1, 4):
                 create_reader(study, f"Demo reader {i}")
         return study
