@@ -34,15 +34,17 @@ TREND_COLUMNS = ["design", "measure", "slope_per_doubling", "se", "df", "ci_low"
 METHOD = "U-statistic MRMC variance (readers and images random), Hillis df"
 
 
-def schedule_kind(part: pd.DataFrame) -> str:
-    """How the readers' image sets relate at one resolution: crossed, split-plot or partial overlap."""
-    sets = part.groupby("reader", observed=True)["_case"].agg(frozenset)
-    distinct = set(sets)
+def schedule_kind(case_sets: list[bytes]) -> str:
+    """How the readers' image sets relate at one resolution: crossed, split-plot, nested or partly shared.
+
+    `case_sets` holds one id per reader of the images that reader read (`UStatMRMC.case_sets`).
+    """
+    distinct = set(case_sets)
     if len(distinct) == 1:
         return "fully crossed"
-    union = sum(len(s) for s in distinct)
-    if union == len(frozenset().union(*distinct)):
-        return "split-plot" if len(distinct) < len(sets) else "cases nested in readers"
+    arrays = [np.frombuffer(ids, dtype=np.int64) for ids in distinct]
+    if sum(a.size for a in arrays) == np.unique(np.concatenate(arrays)).size:
+        return "split-plot" if len(distinct) < len(case_sets) else "cases nested in readers"
     return "partially crossed"
 
 
@@ -117,7 +119,8 @@ def headline(main: pd.DataFrame, *, alpha: float = 0.05, notes: list[str] | None
                 notes.append(f"The {design}-design {measure} at {res} px is not given: no reader saw images of "
                              "both classes there." if kernel != "pc" else
                              f"The {design}-design {measure} at {res} px is not given.")
-            kinds = {res: schedule_kind(part[part["resolution"] == res]) for res in result.modalities}
+            kinds = {res: schedule_kind([ids for (_, m), ids in result.case_sets.items() if m == i])
+                     for i, res in enumerate(result.modalities)}
             block = []
             for m, res in enumerate(result.modalities):
                 weights = np.eye(len(result.modalities))[m]

@@ -31,7 +31,10 @@ resolution) get a reader- and case-random variance as well.
 Degrees of freedom follow Hillis (2007): the variance's only part estimated with few degrees of
 freedom is the spread of the readers' own FOMs, s^2 / R with R - 1 df, so
 ``df = V^2 / ((s^2 / R)^2 / (R - 1))`` with V not below s^2 / R (as OR's max(Cov2, 0)). In a
-crossed design this is the Hillis df that OR-DBM MRMC, MRMCaov and iMRMC print.
+crossed design this is the Hillis df that OR-DBM MRMC, MRMCaov and iMRMC print. In a split-plot
+(G reader groups, each reading its own images) the readers of different groups also differ by their
+image sets, which is the images' share of the variance; s^2 is then the spread within groups, with
+R - G degrees of freedom.
 
 References
 ----------
@@ -82,6 +85,7 @@ class UStatMRMC:
     n_readers: np.ndarray          # (M,) readers with a FOM at that modality
     n_cases: np.ndarray            # (M,) distinct cases read at that modality
     reader_matrix: np.ndarray      # (R, M) each reader's FOM, NaN where the reader has none
+    case_sets: dict = field(default_factory=dict)  # (reader, modality) -> hashable id of the cases read
     fixed_reader_variance: np.ndarray | None = None  # (M,) only with one reader: cases random
     moments: dict = field(default_factory=dict)
 
@@ -95,14 +99,24 @@ class UStatMRMC:
         estimate = float(a @ self.estimates)
         variance = float(a @ self.covariance @ a)
         used = np.flatnonzero(a != 0)
-        per_reader = self.reader_matrix[:, used]
-        per_reader = per_reader[~np.isnan(per_reader).any(axis=1)]
-        r = len(per_reader)
-        spread = None
+        complete = ~np.isnan(self.reader_matrix[:, used]).any(axis=1)
+        values = self.reader_matrix[complete][:, used] @ a[used]
+        r = len(values)
+        spread, df_readers = None, r - 1
         if r >= 2:
-            values = per_reader @ a[used]
             spread = float(np.var(values, ddof=1) / r)
-        return interval(estimate, variance, spread, r, alpha=alpha, null=null)
+            # Readers who read the same images (a reader group of a split-plot) differ only by reader effects;
+            # between groups, image sets differ too, and those differences are the images' part of the
+            # variance. Within-group spread, with R - G df, is then the part with few degrees of freedom.
+            keys = [tuple(self.case_sets.get((i, int(m))) for m in used)
+                    for i in np.flatnonzero(complete)]
+            groups = pd.factorize(pd.Series(keys, dtype=object))[0]
+            n_groups = groups.max() + 1
+            if 1 < n_groups < r:
+                centred = values - pd.Series(values).groupby(groups).transform("mean").to_numpy()
+                spread = float((centred**2).sum() / (r - n_groups) / r)
+                df_readers = r - n_groups
+        return interval(estimate, variance, spread, df_readers + 1, alpha=alpha, null=null)
 
 
 def interval(estimate: float, variance: float, spread: float | None, n_readers: int, *,
@@ -363,6 +377,7 @@ def ustat_mrmc(df: pd.DataFrame, *, kernel: str = "auc") -> UStatMRMC:
     return UStatMRMC(
         kernel=kernel, modalities=modalities, readers=readers, estimates=estimates, covariance=covariance,
         reader_foms=foms, n_readers=n_readers, reader_matrix=matrix,
+        case_sets={key: np.sort(np.concatenate(block.index)).tobytes() for key, block in blocks.items()},
         n_cases=np.array([len(np.unique(np.concatenate(ids[m]))) for m in range(n_mod)]),
         fixed_reader_variance=fixed,
         moments={f"{'reader' if wr else ''}{''.join('+c' + str(a) for a in s)}" or "none": moment[(wr, s)]
