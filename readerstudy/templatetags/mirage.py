@@ -1,4 +1,4 @@
-"""Formatting for statistics in templates: percentages, p-values, and the report's design tables."""
+"""Template helpers: percentages, p-values, the report's design tables, and form fields outside fieldsets."""
 from __future__ import annotations
 
 from django import template
@@ -34,3 +34,10 @@ def design_rows(report: dict) -> list[tuple[str, list[dict]]]:
     if designs:
         return [(name, body.get("by_resolution", [])) for name, body in designs.items()]
     return [("single", report.get("by_resolution", []))]
+
+
+@register.filter
+def unlisted_fields(form) -> list:
+    """The form's fields that none of its fieldsets names: shown after them, never left off the page."""
+    listed = {name for _, names in getattr(form, "FIELDSETS", []) for name in names}
+    return [form[name] for name in form.fields if name not in listed]

@@ -346,3 +346,14 @@ def test_revoking_and_excluding_without_htmx_land_on_the_study_page_with_a_messa
     assert "Dr. Gray’s link was withdrawn." in revoked.content.decode()
     excluded = client.post(f"{base}/exclude/", {"reason": "left early"}, follow=True)
     assert "Dr. Gray is excluded (left early)." in excluded.content.decode()
+
+
+def test_a_design_field_outside_the_forms_fieldsets_is_still_on_the_page(client, alice, pool, monkeypatch):
+    from readerstudy.forms import StudyForm
+
+    client.force_login(alice)
+    assert "More settings" not in client.get("/coordinator/studies/new/").content.decode()
+    monkeypatch.setattr(StudyForm, "FIELDSETS", [(legend, [name for name in names if name != "blank_ms"])
+                                                 for legend, names in StudyForm.FIELDSETS])
+    page = client.get("/coordinator/studies/new/").content.decode()
+    assert "More settings" in page and page.count('name="blank_ms"') == 1
