@@ -41,7 +41,8 @@ class ResolutionsField(forms.CharField):
         try:
             values = sorted({int(v) for v in value.replace(" ", "").split(",") if v})
         except ValueError:
-            raise forms.ValidationError(f"Give {self.what} as whole numbers separated by commas, e.g. {self.example}.")
+            raise forms.ValidationError(
+                f"Give {self.what} as whole numbers separated by commas, e.g. {self.example}.")
         if not values or any(v <= 0 for v in values):
             raise forms.ValidationError(f"Give at least one positive {self.what[:-1]}.")
         return values

@@ -245,7 +245,8 @@ def trial_payload(pending: sql.PendingTrial, reader: Reader, url_for_image, *, c
         # The images' classes stay here: the page gets positions and opaque URLs only.
         "kind": "practice" if trial.kind == TrialKind.PRACTICE else "main",
         "images": [{"position": image.position, "url": url_for_image(image.token)} for image in pending.images],
-        "exposure_ms": exposure_for(trial, reader) if current or study.exposure_mode != ExposureMode.STAIRCASE else None,
+        "exposure_ms": (exposure_for(trial, reader) if current or study.exposure_mode != ExposureMode.STAIRCASE
+                        else None),
     }
 
 

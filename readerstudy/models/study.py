@@ -116,7 +116,8 @@ class Study(models.Model):
         default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Minimum practice accuracy per class before the main trials (0 = none).")
     repeat_trials = models.PositiveIntegerField(
-        default=0, validators=[MaxValueValidator(MAX_REPEAT_TRIALS)], help_text="Main trials shown twice, for consistency.")
+        default=0, validators=[MaxValueValidator(MAX_REPEAT_TRIALS)],
+        help_text="Main trials shown twice, for consistency.")
     catch_trials = models.PositiveIntegerField(
         default=0, validators=[MaxValueValidator(MAX_CATCH_TRIALS)],
         help_text="Attention checks with the pool's catch images (obviously synthetic).")

@@ -72,4 +72,5 @@ def test_levels_leave_the_images_and_order_as_they_are():
     plain = ScheduleSpec(resolutions=RESOLUTIONS, trials_per_resolution=6, practice_trials=2, repeat_trials=2)
     timed = ScheduleSpec(resolutions=RESOLUTIONS, trials_per_resolution=6, practice_trials=2, repeat_trials=2,
                          exposure_levels=(100, 300))
-    assert [t.image_ids for t in schedule_trials(POOL, plain, 8)] == [t.image_ids for t in schedule_trials(POOL, timed, 8)]
+    images = [[t.image_ids for t in schedule_trials(POOL, spec, 8)] for spec in (plain, timed)]
+    assert images[0] == images[1]

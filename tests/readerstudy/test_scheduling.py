@@ -90,8 +90,8 @@ def test_a_blocked_schedule_shows_each_resolution_in_one_contiguous_run(seed, t,
 @given(seed=st.integers(0, 2**48), n=st.integers(2, 4), k=st.integers(1, 3),
        odd=st.sampled_from(["real", "synthetic"]), case_set=st.sampled_from(["shared", "random"]))
 def test_forced_choice_balances_the_odd_position_and_uses_each_image_once(seed, n, k, odd, case_set):
-    spec = ScheduleSpec(design="choice", alternatives=n, odd_class=odd, resolutions=(32, 64), trials_per_resolution=n * k,
-                        case_set=case_set)
+    spec = ScheduleSpec(design="choice", alternatives=n, odd_class=odd, resolutions=(32, 64),
+                        trials_per_resolution=n * k, case_set=case_set)
     trials = schedule_trials(LARGE_POOL, spec, seed)
     for res in spec.resolutions:
         positions = Counter(t.odd_position for t in trials if t.resolution == res)
