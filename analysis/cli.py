@@ -50,14 +50,24 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     export.add_argument("--out", required=True, type=Path)
 
-    power = commands.add_parser("power", help="readers x trials needed to beat chance")
-    power.add_argument("--accuracy", required=True, type=float, help="expected reader accuracy, e.g. 0.6")
-    power.add_argument("--chance", type=float, default=0.5, help="chance accuracy (default 0.5)")
+    power = commands.add_parser(
+        "power", help="readers and images per resolution for a powered headline test",
+        description="Readers needed per resolution for each number of images, with readers and images random "
+                    "(the headline's own test). Variance components come from the probit reader/image model, or "
+                    "from a pilot responses table (--pilot).")
+    power.add_argument("--accuracy", type=float, help="expected accuracy of the typical reader, e.g. 0.6")
+    power.add_argument("--design", choices=("single", "choice"), default="single")
+    power.add_argument("--alternatives", type=int, default=2, help="images per forced-choice trial (chance 1/m)")
+    power.add_argument("--groups", type=int, default=1,
+                       help="reader groups: the number of resolutions for a shared case set (split-plot); "
+                            "1 when every reader reads every image")
     power.add_argument("--power", type=float, default=0.8)
     power.add_argument("--alpha", type=float, default=0.05)
-    power.add_argument("--icc", type=float, default=0.05, help="within-reader correlation (default 0.05)")
-    power.add_argument("--trials", type=int, nargs="+", default=[25, 50, 100, 200, 400],
-                       help="trials per reader to tabulate")
+    power.add_argument("--reader-sd", type=float, default=0.5, help="readers' bias SD, probit scale (default 0.5)")
+    power.add_argument("--image-sd", type=float, default=0.5, help="images' effect SD, probit scale (default 0.5)")
+    power.add_argument("--pilot", type=Path, help="a responses table (csv/parquet) to estimate the components from")
+    power.add_argument("--images", type=int, nargs="+", default=[20, 40, 60, 100, 200, 400],
+                       help="images per resolution to tabulate")
     power.add_argument("--json", action="store_true")
     return parser
 
@@ -137,18 +147,28 @@ def _export(args) -> int:
 
 
 def _power(args) -> int:
-    from analysis.planning import design_table
+    from analysis.planning import components_from_model, components_from_responses, design_table
     from analysis.report import json_safe
+    from analysis.tidy import main_trials, read_responses
 
-    table = design_table(args.accuracy, chance=args.chance, power=args.power, alpha=args.alpha,
-                         icc=args.icc, trials_per_reader=args.trials)
+    chance = 1.0 / args.alternatives if args.design == "choice" else 0.5
+    if args.pilot is not None:
+        components = components_from_responses(main_trials(read_responses(args.pilot)))
+    elif args.accuracy is None:
+        raise AnalysisInputError("give --accuracy (the expected accuracy) or --pilot (a responses table).")
+    else:
+        components = components_from_model(args.accuracy, alternatives=args.alternatives, design=args.design,
+                                           reader_sd=args.reader_sd, image_sd=args.image_sd)
+    table = design_table(components, chance=chance, groups=args.groups, power=args.power, alpha=args.alpha,
+                         images=args.images)
     if args.json:
         print(json.dumps(json_safe({**table.attrs, "rows": table.to_dict(orient="records")}), indent=1))
     else:
-        print(f"accuracy {args.accuracy:g} vs chance {args.chance:g}, power {args.power:g}, "
-              f"alpha {args.alpha:g} (two-sided), within-reader ICC {args.icc:g}; "
-              f"{table.attrs['independent_n']:.1f} independent responses needed")
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        c = components
+        print(f"accuracy {c.accuracy:.3g} vs chance {chance:.3g}, power {args.power:g}, alpha {args.alpha:g} "
+              f"(two-sided), {args.groups} reader group(s); variance components ({c.source}): readers "
+              f"{c.reader:.2e}, images {c.image:.2e}, residual {c.residual:.2e}")
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="more than 200"))
     return 0
 
 

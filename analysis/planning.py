@@ -1,113 +1,192 @@
-"""Planning a study: how many readers and trials to show accuracy above chance.
+"""Planning a study: readers and images per resolution for a headline test that is powered.
 
-The test is the one-sample comparison of a proportion with chance, powered on
-Cohen's arcsine effect size ``h = 2 asin(sqrt(p1)) - 2 asin(sqrt(p0))``
-(statsmodels ``proportion_effectsize`` and ``NormalIndPower`` with
-``ratio=0``, i.e. one sample).  Answers from one reader are correlated; with
-``m`` trials per reader and intraclass correlation ``icc`` the variance is
-inflated by the design effect ``1 + (m - 1) icc`` (Kish 1965), so the number of
-responses is the independent sample size times the design effect.
+The headline (`analysis.headline`) tests the reader-averaged accuracy at one resolution against
+chance with readers and images random. Its variance, for R readers and C images per resolution of
+which each reader reads n = C / G (G reader groups of a split-plot; G = 1 when every reader reads
+every image), is
+
+    V = var_reader / R + var_image / C + var_residual / (R n)
+
+with the variance components of a reading's correctness: between readers (some readers are better),
+between images (some images fool everyone) and what is left (reader x image and noise); they sum to
+p (1 - p). The test is a t test with Hillis degrees of freedom: the readers' part of V,
+(var_reader + var_residual / n) / R, has R - G degrees of freedom (R - 1 when each group is one
+reader). Power is that of the noncentral t. This is the Obuchowski-Rockette sample-size method
+(Hillis, Obuchowski & Berbaum 2011, Acad Radiol 18:129) on the accuracy scale, checked against
+simulated studies analysed by the headline itself in tests/analysis/test_planning.py.
+
+The components come from a pilot (`components_from_responses`: the study's own interim answers,
+U-statistic moments) or from a model (`components_from_model`: the probit reader and image model of
+`analysis.simulation`, readers' bias and images' "looks synthetic" effect with standard deviations
+on the probit scale). The defaults, 0.5 and 0.5, spread readers' accuracy by about +/-0.05 and
+images' chance of being judged correctly over roughly 0.3 to 0.9: a moderate spread, not a
+published estimate; use the study's own pilot figures as soon as there are answers.
+
+A design with fewer than 3 readers is never called powered: with 2 readers a reader-random test
+has 1 degree of freedom at most.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
+import numpy as np
 import pandas as pd
-from statsmodels.stats.power import NormalIndPower
-from statsmodels.stats.proportion import proportion_effectsize
+from scipy import stats
+from scipy.optimize import brentq
 
 from analysis.tidy import AnalysisInputError
 
+MIN_READERS = 3
+DEFAULT_READER_SD = 0.5
+DEFAULT_IMAGE_SD = 0.5
 
-def _check(p1: float, chance: float, power: float | None, alpha: float, icc: float) -> None:
-    if not 0 < chance < 1 or not 0 < p1 < 1:
-        raise AnalysisInputError(f"accuracies must lie strictly between 0 and 1 (got p1={p1}, chance={chance}).")
-    if p1 == chance:
-        raise AnalysisInputError("the expected accuracy equals chance: no sample size can detect a difference.")
-    if power is not None and not 0 < power < 1:
-        raise AnalysisInputError(f"power must lie strictly between 0 and 1, got {power}.")
+
+@dataclass(frozen=True)
+class Components:
+    """Variance components of one reading's correctness (0/1) at the planned accuracy."""
+
+    accuracy: float
+    reader: float
+    image: float
+    residual: float
+    source: str = "model"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _check(accuracy: float, chance: float, alpha: float) -> None:
+    if not 0 < chance < 1 or not 0 < accuracy < 1:
+        raise AnalysisInputError(f"accuracies must lie strictly between 0 and 1 (got {accuracy} and chance {chance}).")
     if not 0 < alpha < 1:
         raise AnalysisInputError(f"alpha must lie strictly between 0 and 1, got {alpha}.")
-    if not 0 <= icc < 1:
-        raise AnalysisInputError(f"the intraclass correlation must lie in [0, 1), got {icc}.")
 
 
-def independent_n(p1: float, *, chance: float = 0.5, power: float = 0.8, alpha: float = 0.05,
-                  alternative: str = "two-sided") -> float:
-    """Independent responses needed to detect accuracy ``p1`` against ``chance``.
+@functools.lru_cache(maxsize=256)
+def components_from_model(accuracy: float, *, alternatives: int = 2, reader_sd: float = DEFAULT_READER_SD,
+                          image_sd: float = DEFAULT_IMAGE_SD, design: str = "single") -> Components:
+    """Components under the probit reader and image model of `analysis.simulation` at `accuracy`.
 
-    Reference: Cohen (1988), Statistical Power Analysis for the Behavioral
-    Sciences, 2nd ed., ch. 6 (h = 0.2, alpha 0.05 two-sided, power 0.8: n = 196).
-
-    Example
-    -------
-    >>> round(independent_n(0.6, chance=0.5), 1)
-    193.6
+    Single image: a reader with bias a answers image b of class s correctly with probability
+    Phi(s (a + b) + d / 2) (d the readers' skill, solved so the mean accuracy is `accuracy`). Forced
+    choice among m: the odd image is found when its "looks odd" value (skill d plus its image effect)
+    beats the other m - 1; computed on a fixed grid of draws.
     """
-    _check(p1, chance, power, alpha, 0.0)
-    effect = abs(proportion_effectsize(p1, chance))
-    return float(NormalIndPower().solve_power(effect_size=effect, alpha=alpha, power=power, ratio=0,
-                                              alternative="two-sided" if alternative == "two-sided" else "larger"))
+    chance = 1.0 / alternatives if design == "choice" else 0.5
+    if not chance < accuracy < 1:
+        raise AnalysisInputError(f"the expected accuracy must lie between chance ({chance:.3g}) and 1, got {accuracy}.")
+    rng = np.random.default_rng(20261201)
+    a = rng.normal(0, reader_sd, 400)
+    b = rng.normal(0, image_sd, 400)
+    if design == "choice":
+        foils = rng.normal(0, math.sqrt(1 + image_sd**2), (400, 400, alternatives - 1)).max(axis=-1)
+        noise = rng.normal(0, 1, (400, 400))
+
+        def correct(d):  # (image, draw): probability over draws that the odd image wins
+            return (d + b[:, None] + noise > foils).astype(float)
+
+        d = brentq(lambda d: correct(d).mean() - accuracy, -5, 20, xtol=1e-6)
+        p = correct(d)  # (image, replicate draw); readers do not differ in bias under forced choice
+        image_means = p.mean(axis=1)
+        var_image = float(image_means.var())
+        var_reader = 0.0
+    else:
+        s = np.array([1.0, -1.0])
+
+        def probability(d):  # (reader, image, class)
+            return stats.norm.cdf(s[None, None, :] * (a[:, None, None] + b[None, :, None]) + d / 2)
+
+        d = brentq(lambda d: probability(d).mean() - accuracy, -10, 40, xtol=1e-8)
+        p = probability(d)
+        var_reader = float(p.mean(axis=(1, 2)).var())
+        var_image = float(p.mean(axis=0).var())  # over images of both classes
+    total = accuracy * (1 - accuracy)
+    return Components(accuracy, var_reader, var_image, max(total - var_reader - var_image, 0.0), "model")
 
 
-def achieved_power(readers: int, trials_per_reader: int, p1: float, *, chance: float = 0.5,
-                   alpha: float = 0.05, icc: float = 0.05) -> float:
-    """Power of a study with ``readers`` x ``trials_per_reader`` responses (two-sided)."""
-    _check(p1, chance, None, alpha, icc)
-    effective = readers * trials_per_reader / (1 + (trials_per_reader - 1) * icc)
-    effect = abs(proportion_effectsize(p1, chance))
-    return float(NormalIndPower().power(effect_size=effect, nobs1=effective, alpha=alpha, ratio=0))
+def components_from_responses(df: pd.DataFrame, *, resolution: int | None = None) -> Components:
+    """Pilot components from a study's own answers (validated main trials of one design).
 
-
-def design_table(p1: float, *, chance: float = 0.5, power: float = 0.8, alpha: float = 0.05,
-                 icc: float = 0.05, trials_per_reader: Sequence[int] = (25, 50, 100, 200, 400)) -> pd.DataFrame:
-    """Readers needed for each number of trials per reader.
-
-    Parameters
-    ----------
-    p1 : float
-        Expected accuracy of the readers.
-    chance : float
-        Accuracy by guessing (0.5 real/synthetic; 1/m for m-alternative choice).
-    power, alpha : float
-        Target power and two-sided significance level.
-    icc : float
-        Intraclass correlation of correctness within a reader (reader
-        variability); 0 treats all responses as independent.
-    trials_per_reader : sequence of int
-
-    Returns
-    -------
-    DataFrame
-        ``trials_per_reader, design_effect, responses, readers, total_responses,
-        achieved_power``: ``readers`` is rounded up, so ``achieved_power`` (of
-        that whole number of readers) is at least ``power``.  With a large
-        ``icc`` more trials per reader help little: the reader count is
-        bounded below by about ``n_independent * icc``.
-
-    Reference: Kish (1965), Survey Sampling (design effect); Cohen (1988).
-
-    Example
-    -------
-    >>> design_table(0.6, icc=0.0, trials_per_reader=[50])["readers"].tolist()
-    [4]
+    U-statistic moments of correctness (`analysis.ustat`): same reader on different images minus
+    different readers on different images estimates the reader component; different readers on the
+    same image, the image component.
     """
-    n = independent_n(p1, chance=chance, power=power, alpha=alpha)
-    _check(p1, chance, power, alpha, icc)
+    from analysis.headline import _case_ids
+    from analysis.ustat import ustat_mrmc
+
+    data = df if resolution is None else df[df["resolution"] == resolution]
+    data = data[data["correct"].notna()]
+    if data["reader"].nunique() < 2:
+        raise AnalysisInputError("pilot variance components need answers from two or more readers.")
+    table = pd.DataFrame({"reader": data["reader"].astype(str), "case": _case_ids(data), "modality": 0,
+                          "truth": 0, "correct": data["correct"].to_numpy(float)})
+    result = ustat_mrmc(table, kernel="pc")
+    moments = {key: float(value[0, 0]) for key, value in result.moments.items()}
+    base = moments["none"]
+    accuracy = float(result.estimates[0])
+    reader = max(moments["reader"] - base, 0.0)
+    image = max(moments.get("+c0", base) - base, 0.0)
+    total = accuracy * (1 - accuracy)
+    return Components(accuracy, reader, image, max(total - reader - image, 0.0), "pilot")
+
+
+def headline_power(components: Components, *, readers: int, images: int, chance: float = 0.5,
+                   groups: int = 1, alpha: float = 0.05) -> dict:
+    """Power of the headline test at one resolution, with its SE and degrees of freedom.
+
+    `images` is the number of images at that resolution (both classes); each reader reads
+    images / groups of them (split-plot with `groups` reader groups; 1 = fully crossed).
+    """
+    _check(components.accuracy, chance, alpha)
+    if readers < 1 or images < 2 or groups < 1 or groups > readers:
+        raise AnalysisInputError("give at least 1 reader, 2 images, and no more reader groups than readers.")
+    per_reader = images / groups
+    reader_part = (components.reader + components.residual / per_reader) / readers
+    variance = reader_part + components.image / images
+    if readers == groups:  # each group one reader: the readers' spread includes their image sets
+        reader_part, df = variance, readers - 1
+    else:
+        df = readers - groups
+    out = {"readers": readers, "images": images, "groups": groups, "images_per_reader": per_reader,
+           "se": math.sqrt(variance), "df": None, "power": 0.0, "reason": ""}
+    if readers < MIN_READERS:
+        out["reason"] = f"a reader-random test needs at least {MIN_READERS} readers"
+        return out
+    df = variance**2 / (reader_part**2 / df)
+    delta = (components.accuracy - chance) / math.sqrt(variance)
+    critical = stats.t.ppf(1 - alpha / 2, df)
+    power = float(stats.nct.sf(critical, df, delta) + stats.nct.cdf(-critical, df, delta))
+    out.update(df=df, power=power)
+    return out
+
+
+def design_table(components: Components, *, chance: float = 0.5, groups: int = 1, power: float = 0.8,
+                 alpha: float = 0.05, images=(20, 40, 60, 100, 200, 400), max_readers: int = 200) -> pd.DataFrame:
+    """Readers needed per resolution for each number of images per resolution, with the power reached.
+
+    ``readers`` is the smallest count (a multiple of `groups`, at least 3) whose power reaches `power`;
+    None when even `max_readers` do not (more images per reader help little once the image
+    component dominates: then only more images at that resolution do).
+    """
+    if not 0 < power < 1:
+        raise AnalysisInputError(f"power must lie strictly between 0 and 1, got {power}.")
     rows = []
-    for m in trials_per_reader:
-        if int(m) < 1:
-            raise AnalysisInputError(f"trials per reader must be at least 1, got {m}.")
-        effect = 1 + (int(m) - 1) * icc
-        responses = n * effect
-        readers = max(2, math.ceil(responses / int(m) - 1e-9))
-        rows.append({"trials_per_reader": int(m), "design_effect": effect, "responses": float(responses),
-                     "readers": readers, "total_responses": readers * int(m),
-                     "achieved_power": achieved_power(readers, int(m), p1, chance=chance, alpha=alpha, icc=icc)})
+    for c in images:
+        found = None
+        start = max(MIN_READERS, groups)
+        start += (-start) % groups
+        for r in range(start, max_readers + 1, groups):
+            result = headline_power(components, readers=r, images=int(c), chance=chance, groups=groups, alpha=alpha)
+            if result["power"] >= power:
+                found = result
+                break
+        rows.append({"images": int(c), "images_per_reader": int(c) / groups,
+                     "readers": None if found is None else found["readers"],
+                     "power": None if found is None else found["power"]})
     table = pd.DataFrame(rows)
-    table.attrs.update({"p1": p1, "chance": chance, "power": power, "alpha": alpha, "icc": icc,
-                        "independent_n": n})
+    table.attrs.update({"accuracy": components.accuracy, "chance": chance, "power": power, "alpha": alpha,
+                        "groups": groups, "components": components.as_dict()})
     return table
-

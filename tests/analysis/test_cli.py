@@ -72,11 +72,14 @@ def test_export_formats(responses_csv, tmp_path):
     assert (tmp_path / "out.parquet").read_bytes()[:4] == b"PAR1"
 
 
-def test_power_table(capsys):
-    assert main(["power", "--accuracy", "0.6", "--icc", "0", "--trials", "50", "--json"]) == 0
+def test_power_table(capsys, responses_csv):
+    assert main(["power", "--accuracy", "0.6", "--groups", "3", "--images", "120", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["rows"][0]["readers"] == 4 and result["independent_n"] == pytest.approx(193.58, abs=0.01)
-    assert main(["power", "--accuracy", "0.5"]) == 2
+    assert result["rows"][0]["readers"] == 9 and result["rows"][0]["power"] >= 0.8
+    assert result["components"]["source"] == "model"
+    assert main(["power", "--pilot", str(responses_csv), "--images", "40", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["components"]["source"] == "pilot"
+    assert main(["power", "--accuracy", "0.5"]) == 2  # at chance: no study can be powered
 
 
 def test_mrmc_on_a_responses_table_one_resolution_at_a_time(responses_csv, capsys):
