@@ -55,3 +55,17 @@ def horizontal_overflow(page) -> int:
 def messages(page) -> list[str]:
     """The messages shown at the top of a page (saved, opened, invited...)."""
     return page.locator("ul.messages li").all_inner_texts()
+
+
+def check_fits(page, screen: str) -> None:
+    """The page needs no sideways scrolling; with MIRAGE_SCREENSHOTS=DIR set, a screenshot is kept there."""
+    import os
+    from pathlib import Path
+
+    page.wait_for_load_state()
+    folder = os.environ.get("MIRAGE_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{re.sub(r'[^a-z0-9]+', '-', screen.lower())}.png"), full_page=True)
+    wider = horizontal_overflow(page)
+    assert wider <= 0, f"{screen}: {wider} px wider than a {page.viewport_size['width']} px window"
