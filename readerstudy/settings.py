@@ -144,8 +144,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Bodies nested too deep, or holding a NUL character, are a 400 (readerstudy/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "readerstudy.api.parsers.JSONParser",
+        "readerstudy.api.parsers.FormParser",
+        "readerstudy.api.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "readerstudy.api.pagination.Pagination",  # ?limit at most 500
     "PAGE_SIZE": 100,
 }
 SPECTACULAR_SETTINGS = {

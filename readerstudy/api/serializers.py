@@ -1,14 +1,37 @@
 """Serializers for coordinators, analysts and scripts. Readers never reach these."""
 from __future__ import annotations
 
+from django.db import models
 from django.urls import reverse
 from rest_framework import serializers
 
 from ..models import Pool, Reader, Response, Study, Trial
 from ..roles import is_coordinator
+from .parsers import MAX_DEPTH, body_problem
 
 
-class PoolSerializer(serializers.ModelSerializer):
+class JSONField(serializers.JSONField):
+    """A JSON field that refuses, as the API's JSON parser does, nesting past MAX_DEPTH and NUL characters.
+
+    Needed for form and multipart bodies, where the field's value arrives as JSON text and is parsed here.
+    """
+
+    def to_internal_value(self, data):
+        try:
+            value = super().to_internal_value(data)
+        except RecursionError:
+            raise serializers.ValidationError(f"JSON may be nested at most {MAX_DEPTH} levels deep.") from None
+        problem = body_problem(value, self.field_name)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping, models.JSONField: JSONField}
+
+
+class PoolSerializer(ModelSerializer):
     counts = serializers.SerializerMethodField()
 
     class Meta:
@@ -22,7 +45,7 @@ class PoolSerializer(serializers.ModelSerializer):
                     .order_by("resolution", "image_class"))
 
 
-class StudySerializer(serializers.ModelSerializer):
+class StudySerializer(ModelSerializer):
     class Meta:
         model = Study
         fields = ["id", "name", "status", "created_at", "frozen_at", "seed"] + Study.DESIGN_FIELDS
@@ -45,7 +68,7 @@ class StudySerializer(serializers.ModelSerializer):
         return attrs
 
 
-class ReaderSerializer(serializers.ModelSerializer):
+class ReaderSerializer(ModelSerializer):
     invitation_url = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
 
@@ -70,7 +93,7 @@ class ReaderSerializer(serializers.ModelSerializer):
         return progress(reader)
 
 
-class TrialSerializer(serializers.ModelSerializer):
+class TrialSerializer(ModelSerializer):
     images = serializers.SerializerMethodField()
 
     class Meta:
@@ -83,7 +106,7 @@ class TrialSerializer(serializers.ModelSerializer):
                 for ti in trial.images.all()]
 
 
-class ResponseSerializer(serializers.ModelSerializer):
+class ResponseSerializer(ModelSerializer):
     reader = serializers.IntegerField(source="trial.reader_id", read_only=True)
     index = serializers.IntegerField(source="trial.index", read_only=True)
 

@@ -7,9 +7,11 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response as ApiResponse
+from rest_framework.settings import api_settings
 
 from ..export import csv_lines
 from ..models import Pool, Reader, Response, Study, StudyStatus, Trial, TrialKind
@@ -18,17 +20,26 @@ from ..roles import CoordinatorOrReadOnlyAnalyst, IsAnalyst
 from ..scheduling import ScheduleError
 from ..services import DesignFrozen, copy_study, create_reader, save_design
 from ..views.coordinator import TRANSITIONS
+from .pagination import MAX_INTEGER
 from .serializers import PoolSerializer, ReaderSerializer, ResponseSerializer, StudySerializer, TrialSerializer
 
 
 def filter_by_id(queryset, request, param: str, lookup: str):
-    """Filter on ?param=<id>; anything but a plain decimal id is a 400, never a silent 'all rows'."""
+    """Filter on ?param=<id>; anything but a plain decimal id in the database's range is a 400, never a
+    silent 'all rows' (nor an integer the database cannot take)."""
     value = request.query_params.get(param)
     if value is None:
         return queryset
-    if not (value.isascii() and value.isdecimal()):
-        raise ValidationError({param: f"{param} must be a numeric id, got {value!r}."})
+    if not (value.isascii() and value.isdecimal()) or len(value) > 19 or int(value) > MAX_INTEGER:
+        raise ValidationError({param: f"{param} must be a numeric id from 0 to {MAX_INTEGER}, got {value!r}."})
     return queryset.filter(**{lookup: int(value)})
+
+
+class TokenView(ObtainAuthToken):
+    """POST a username and password for the account's API token: DRF's view, with the API's own parsers
+    (DRF's view lists the stock ones)."""
+
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
 
 class PoolViewSet(viewsets.ReadOnlyModelViewSet):
