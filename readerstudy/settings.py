@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_htmx",
+    "axes",
     "readerstudy",
 ]
 
@@ -69,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into its 429 page
 ]
 
 ROOT_URLCONF = "readerstudy.urls"
@@ -116,6 +119,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Brute-force protection (django-axes) on every login: /accounts/login/, /admin/login/ and /api/token/.
+# A username is locked out from one IP address after MIRAGE_LOGIN_FAILURE_LIMIT failures in a row, for
+# MIRAGE_LOGIN_COOLOFF_MINUTES; a successful login resets its count. Behind a proxy every client shares
+# the proxy's address, so there the lock falls on the username alone.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = envint("MIRAGE_LOGIN_FAILURE_LIMIT", "10")
+AXES_COOLOFF_TIME = timedelta(minutes=envint("MIRAGE_LOGIN_COOLOFF_MINUTES", "15"))
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
+    raise ImproperlyConfigured("MIRAGE_LOGIN_FAILURE_LIMIT and MIRAGE_LOGIN_COOLOFF_MINUTES must be at least 1.")
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lock lasts the cool-off from the last counted failure
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_COOLOFF_MESSAGE = (f"Too many failed logins for this account from your address: try again in "
+                        f"{int(AXES_COOLOFF_TIME.total_seconds() // 60)} minutes.")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

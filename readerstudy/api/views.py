@@ -1,6 +1,8 @@
 """API for coordinators (everything), analysts (read and export) and scripts (token authentication)."""
 from __future__ import annotations
 
+from axes.helpers import get_lockout_message
+from django.conf import settings
 from django.db.models import Count, ProtectedError, Q
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -36,10 +38,23 @@ def filter_by_id(queryset, request, param: str, lookup: str):
 
 
 class TokenView(ObtainAuthToken):
-    """POST a username and password for the account's API token: DRF's view, with the API's own parsers
-    (DRF's view lists the stock ones)."""
+    """POST a username and password for the account's API token.
+
+    DRF's view, with the API's own parsers (DRF's view lists the stock ones) and a 429 while repeated
+    failures have locked the account out from this address: django-axes counts the failures that
+    Django's authenticate(request=...) reports, which DRF's serializer calls.
+    """
 
     parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            if getattr(request, "axes_locked_out", False):  # set by django-axes on this (DRF) request
+                return ApiResponse({"detail": str(get_lockout_message())}, status=settings.AXES_HTTP_RESPONSE_CODE,
+                                   headers={"Retry-After": str(int(settings.AXES_COOLOFF_TIME.total_seconds()))})
+            raise
 
 
 class PoolViewSet(viewsets.ReadOnlyModelViewSet):
