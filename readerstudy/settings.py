@@ -194,7 +194,10 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
 SECURE_HSTS_PRELOAD = SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
+# A reading page's URL holds the invitation token, so a Referer may carry the site's origin, never a path.
+# Not "no-referrer": under it browsers send "Origin: null" with a form's POST, which Django's CSRF check
+# refuses (the reader's questionnaire, the login page and every coordinator form would fail).
+SECURE_REFERRER_POLICY = "strict-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
@@ -207,9 +210,26 @@ DEFAULT_FROM_EMAIL = os.environ.get("MIRAGE_FROM_EMAIL", "mirage@localhost")
 # Uploaded/served image limits (decompression bombs are refused by the pool builder too).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+# Every record goes through handlers that replace invitation tokens by a keyed tag and log a refused
+# request (4xx) on one line (readerstudy/logging.py). Django's own handlers for its loggers are replaced,
+# so nothing reaches a handler without those filters.
+_LOG_FILTERS = ["client_errors_one_line", "invitation_tokens"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "invitation_tokens": {"()": "readerstudy.logging.InvitationTokenFilter"},
+        "client_errors_one_line": {"()": "readerstudy.logging.ClientErrorsOnOneLine"},
+    },
+    "formatters": {"django.server": {"()": "django.utils.log.ServerFormatter",
+                                     "format": "[{server_time}] {message}", "style": "{"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": _LOG_FILTERS},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": _LOG_FILTERS},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("MIRAGE_LOG_LEVEL", "WARNING")},
+    "loggers": {
+        "django": {"handlers": [], "propagate": True},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
