@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = (
-    "study", "reader", "trial", "case", "truth", "answer", "confidence", "resolution",
+    "study", "reader", "trial", "case", "source", "label", "truth", "answer", "confidence", "resolution",
     "trial_kind", "response_ms", "design", "alternatives", "chosen_position", "correct",
     "rating", "exposure_ms", "exposure_ok",
 )
@@ -131,6 +131,15 @@ def validate(df: pd.DataFrame) -> pd.DataFrame:
         if df[column].isna().any():
             raise AnalysisInputError(f"column {column!r} has empty values; every response needs a {column}.")
         out[column] = _as_ids(df[column])
+    # The source image a case was rendered from (one source at several resolutions is one case for the
+    # headline's variance); without the column every case is its own source.
+    if "source" in df.columns:
+        source = df["source"].reset_index(drop=True)
+        source = source.where(source.notna() & (source.astype(str).str.strip() != ""), df["case"].reset_index(drop=True))
+        out["source"] = _as_ids(source)
+    else:
+        out["source"] = out["case"]
+    out["label"] = (df["label"].fillna("").astype(str).to_numpy() if "label" in df.columns else "")
     for column, default, allowed in (("study", "study", None), ("truth", "", TRUTHS), ("answer", "empty", ANSWERS),
                                      ("trial_kind", "main", TRIAL_KINDS), ("design", "single", DESIGNS)):
         out[column] = _as_label(df[column], default) if column in df else pd.Categorical([default] * len(df))

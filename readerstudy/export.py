@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from .models import Design, Response, Study
 
 COLUMNS = [
-    "study", "reader", "trial", "case", "truth", "answer", "confidence", "resolution", "trial_kind",
+    "study", "reader", "trial", "case", "source", "label", "truth", "answer", "confidence", "resolution", "trial_kind",
     "response_ms", "design", "alternatives", "chosen_position", "correct", "rating", "exposure_ms",
     "exposure_ok", "server_response_ms", "block", "repeat_of", "displayed_width", "displayed_height",
     "device_pixel_ratio", "reason", "schedule_seed", "schedule_version", "received_at",
@@ -32,6 +32,8 @@ def response_rows(study: Study) -> Iterator[dict]:
             "reader": trial.reader_id,
             "trial": trial.index,
             "case": target.image.uid,
+            "source": target.image.source_id,
+            "label": target.image.label,
             "truth": target.image.image_class,
             "answer": r.answer,
             "confidence": r.confidence,
