@@ -179,8 +179,24 @@ def _needs_confidence(data: pd.DataFrame) -> str | None:
     return "confidence was not asked for every answer"
 
 
-def _needs_exposure(data: pd.DataFrame) -> str | None:
-    return None if data["exposure_ms"].notna().any() else "no trial had a timed exposure"
+def _levels_per_reader(data: pd.DataFrame) -> int:
+    timed = data[data["exposure_ms"].notna()]
+    if timed.empty:
+        return 0
+    return int(timed.groupby(["reader", "resolution"], observed=True)["exposure_ms"].nunique().max())
+
+
+def _needs_staircase(data: pd.DataFrame) -> str | None:
+    """A staircase shows each reader many exposures in a run; constant stimuli a few levels, many times."""
+    timed = data[data["exposure_ms"].notna()]
+    if timed.empty:
+        return "no trial had a timed exposure"
+    return None if timed["exposure_ms"].nunique() > 8 else "exposures are a few fixed levels"
+
+
+def _needs_exposure_levels(data: pd.DataFrame) -> str | None:
+    timed = data[data["exposure_ms"].notna()]
+    return None if 2 <= timed["exposure_ms"].nunique() <= 8 else "not a few fixed exposure levels"
 
 
 def _fooling(table: pd.DataFrame) -> pd.DataFrame:
@@ -223,8 +239,13 @@ SECTIONS: list[Section] = [
     Section("fleiss_kappa", "Agreement between readers (Fleiss' kappa)", ("single",), _kappa),
     Section("hype_infinity", "HYPE-infinity (share of answers fooled)", ("single",),
             lambda d, c: designs.hype_infinity(d, alpha=c.alpha)),
-    Section("hype_time", "Accuracy against exposure time", ("single",),
-            lambda d, c: designs.hype_time(d, alpha=c.alpha), applies=_needs_exposure),
+    Section("hype_time", "HYPE-time: exposure reached by each reader's staircase", ("single",),
+            lambda d, c: designs.hype_time(d, alpha=c.alpha), applies=_needs_staircase),
+    Section("exposure_curve", "Accuracy against exposure time (method of constant stimuli)", ("single", "choice"),
+            lambda d, c: designs.exposure_curve(d, n_boot=min(c.n_boot, 200), seed=c.seed, alpha=c.alpha),
+            applies=_needs_exposure_levels,
+            describes="Readers' mean accuracy at each exposure and the exposure at which they reach halfway "
+                      "between chance and perfect, with an interval from resampling readers."),
     Section("mrmc", "Reader-averaged AUC by Obuchowski-Rockette (jackknife), fully crossed resolutions",
             ("single",), _mrmc, applies=_needs_confidence),
     Section("by_resolution", "Accuracy per resolution, per reading", ("choice",),

@@ -82,7 +82,7 @@ def test_single_design_sections(full_report):
     _, report = full_report
     single = report["designs"]["single"]
     for key in ("per_reader", "per_reader_resolution", "class_rates", "d_prime", "fleiss_kappa",
-                "mrmc", "fool_rates", "bootstrap", "hype_infinity", "hype_time", "repeat_agreement"):
+                "mrmc", "fool_rates", "bootstrap", "hype_infinity", "exposure_curve", "repeat_agreement"):
         assert single[key], key
     for gone in ("gee", "mixed_model", "trend", "roc"):
         assert gone not in single, gone
