@@ -1,6 +1,7 @@
 """Coordinator pages: pools, study design, invitations and live progress (htmx fragments)."""
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from django.contrib import messages
@@ -247,25 +248,56 @@ def _readers_response(request, study: Study, *, error: str | None = None, notice
     return render(request, "coordinator/_readers_changed.html", context)
 
 
+class StudyPowerForm(PowerForm):
+    """The planner works from readers' and images' variance, so it takes no within-reader correlation."""
+
+    icc = None
+
+
+def _planned_layout(study: Study) -> tuple[int, int]:
+    """Images at one resolution and reader groups, as the headline test counts them.
+
+    A shared case set rotates its images across as many reader groups as there are resolutions: each
+    resolution has every group's images, each reader reads one group's. Random subsets are planned as if
+    every reader read the same images, which overstates the image variance: a conservative plan.
+    """
+    if study.case_set == "shared":
+        groups = len(study.resolutions)
+        return study.trials_per_resolution * groups, groups
+    return study.trials_per_resolution, 1
+
+
 @coordinator_required
 def study_power(request, pk: int):
-    """Power of this design per resolution for an expected accuracy (htmx fragment on the study page)."""
-    from analysis.planning import achieved_power, design_table
+    """Power of this design at one resolution for an expected accuracy (htmx fragment on the study page)."""
+    from analysis.planning import components_from_model, design_table, headline_power
     from analysis.tidy import AnalysisInputError
 
     study = get_object_or_404(Study, pk=pk)
-    form = PowerForm(request.GET or None, initial={"readers": max(study.readers.count(), 8)})
+    form = StudyPowerForm(request.GET or None, initial={"readers": max(study.readers.count(), 8)})
     context = {"study": study, "form": form}
     if study.design == "rating":
         context["error"] = "A realism rating has no chance level; plan its sample size on the rating comparison."
-    elif form.is_valid():
-        chance = 1 / study.alternatives if study.design == "choice" else 0.5
-        p1, readers, icc = (form.cleaned_data[k] for k in ("accuracy", "readers", "icc"))
-        try:
-            context["power"] = achieved_power(readers, study.trials_per_resolution, p1, chance=chance, icc=icc)
-            table = design_table(p1, chance=chance, icc=icc, trials_per_reader=(study.trials_per_resolution,))
-            context["needed"] = table.to_dict("records")[0]
-        except AnalysisInputError as exc:
-            context["error"] = str(exc)
-        context["chance"] = chance
+        return render(request, "coordinator/_power.html", context)
+    if not form.is_valid():
+        return render(request, "coordinator/_power.html", context)
+    choice = study.design == "choice"
+    chance = 1 / study.alternatives if choice else 0.5
+    images, groups = _planned_layout(study)
+    try:
+        components = components_from_model(form.cleaned_data["accuracy"], alternatives=study.alternatives,
+                                           design="choice" if choice else "single")
+        power = headline_power(components, readers=form.cleaned_data["readers"], images=images, chance=chance,
+                               groups=groups)
+        needed = design_table(components, chance=chance, groups=groups, images=(images,)).iloc[0]["readers"]
+    except AnalysisInputError as exc:
+        context["error"] = str(exc)
+        return render(request, "coordinator/_power.html", context)
+    if math.isnan(power["power"]):
+        context["error"] = ("The planner could not compute the power of this design for that accuracy; "
+                            "try an accuracy closer to chance.")
+        return render(request, "coordinator/_power.html", context)
+    # None (or NaN in the table's float column) when even 200 readers would not do.
+    context.update(power=power, needed=None if needed is None or math.isnan(needed) else int(needed), chance=chance,
+                   images=images, groups=groups, shared=study.case_set == "shared")
     return render(request, "coordinator/_power.html", context)

@@ -151,13 +151,27 @@ def test_a_logged_in_account_reader_must_send_the_csrf_token(study, charlie):
 
 
 def test_the_study_page_plans_the_sample_size_for_its_design(client, alice, make_study):
-    study = make_study(trials_per_resolution=50)
+    """The page shows the planner's figures for this study's layout (the planner is tested in tests/analysis)."""
+    from analysis.planning import components_from_model, design_table, headline_power
+
+    shared = make_study(trials_per_resolution=50)  # 3 resolutions: 150 images each, in 3 reader groups
+    model = components_from_model(0.6)
+    power = headline_power(model, readers=8, images=150, groups=3)["power"]
+    needed = int(design_table(model, groups=3, images=(150,))["readers"][0])
     client.force_login(alice)
-    page = client.get(f"/coordinator/studies/{study.pk}/power/?accuracy=0.6&readers=8&icc=0").content.decode()
-    # Cohen (1988) ch. 6, one-sample test of a proportion: h(0.6, 0.5) = 0.2014 needs n = 196 for 80% power
-    # (his table gives 196 for h = 0.2); 8 readers x 50 trials = 400 answers give 98% power.
-    assert "98% power" in page and "<strong>4 readers</strong>" in page
-    bad = client.get(f"/coordinator/studies/{study.pk}/power/?accuracy=1.5&readers=8&icc=0").content.decode()
+    page = client.get(f"/coordinator/studies/{shared.pk}/power/?accuracy=0.6&readers=8").content.decode()
+    assert f"<strong>{round(100 * power)}% power</strong>" in page and f"<strong>{needed} readers</strong>" in page
+    assert "150 images at each resolution" in page and "in 3 reader groups" in page
+    assert "correlation" not in page.lower(), "the planner takes no within-reader correlation"
+
+    subsets = make_study(trials_per_resolution=50, case_set="random", design="choice", alternatives=3)
+    power = headline_power(components_from_model(0.6, alternatives=3, design="choice"), readers=8, images=50,
+                           chance=1 / 3)["power"]
+    page = client.get(f"/coordinator/studies/{subsets.pk}/power/?accuracy=0.6&readers=8").content.decode()
+    assert f"<strong>{round(100 * power)}% power</strong>" in page and "against chance (0.33)" in page
+    few = client.get(f"/coordinator/studies/{subsets.pk}/power/?accuracy=0.6&readers=2").content.decode()
+    assert "no power: a reader-random test needs at least 3 readers" in few
+    bad = client.get(f"/coordinator/studies/{shared.pk}/power/?accuracy=1.5&readers=8").content.decode()
     assert "accuracy" in bad and "power" not in bad.split("</form>")[1]
 
 
