@@ -38,13 +38,12 @@ def filter_by_id(queryset, request, param: str, lookup: str):
 
 
 class TokenView(ObtainAuthToken):
-    """POST a username and password for the account's API token.
+    """POST a username and password for the account's API token. After repeated failed logins the account
+    is locked out from that address for a while, and the answer is 429."""
 
-    DRF's view, with the API's own parsers (DRF's view lists the stock ones) and a 429 while repeated
-    failures have locked the account out from this address: django-axes counts the failures that
-    Django's authenticate(request=...) reports, which DRF's serializer calls.
-    """
-
+    # DRF's view lists the stock parsers; the API's own bound JSON depth and refuse NUL. django-axes counts
+    # the failures Django's authenticate(request=...) reports (DRF's serializer calls it) and marks this DRF
+    # request rather than Django's, so the 429 is answered here, not by its middleware.
     parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
     def post(self, request, *args, **kwargs):
