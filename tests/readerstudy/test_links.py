@@ -202,6 +202,19 @@ def test_no_page_is_named_like_an_api_route():
     assert api_include.namespace == "api"
 
 
+def test_page_names_give_pages_and_api_names_give_the_api(client, alice):
+    from django.urls import reverse
+
+    assert reverse("study-detail", args=[1]) == "/coordinator/studies/1/"
+    assert reverse("pool-detail", args=[1]) == "/coordinator/pools/1/"
+    assert reverse("study-copy", args=[1]) == "/coordinator/studies/1/copy/"
+    assert reverse("api:study-detail", args=[1]) == "/api/studies/1/"
+    assert reverse("api:token") == "/api/token/"
+    client.force_login(alice)
+    root = client.get("/api/", HTTP_ACCEPT="application/json").json()  # the API's own index still links its routes
+    assert root["studies"] == "http://testserver/api/studies/" and root["pools"] == "http://testserver/api/pools/"
+
+
 def test_every_coordinator_link_and_form_stays_on_coordinator_and_analyst_pages(client, alice, studies):
     client.force_login(alice)
     crawl = Crawl(client, post_forms=True).run("/")
