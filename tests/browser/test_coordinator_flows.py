@@ -87,6 +87,8 @@ def test_a_coordinator_designs_a_study_of_each_kind_from_the_dashboard(new_page,
     assert page.locator("h1").inner_text() == f"Pool: {pool.name}"
     check_fits(page, "pool page")
     page.click("text=Studies & pools")
+    page.wait_for_url(f"{live_server.url}/coordinator/")
+    check_fits(page, "dashboard")
     page.click(f"text=Chest phantoms, {design}")
     page.wait_for_url(study_page_url(live_server, study))
     page.click("button:has-text('Copy')")
