@@ -16,6 +16,13 @@ Grey levels:
   16 bit / 65535; 32-bit integer and float images use their own min..max.
   Windows apply to DICOM only.
 - Images with NaN or infinite values are refused.
+- Compressed DICOM is decoded by the pydicom plugins in pydicom's own order,
+  with GDCM last: GDCM adds JPEG Lossless (Process 14, the usual lossless
+  syntax of CR, DX and CT archives), and the syntaxes another plugin decodes
+  keep that plugin, so their pixels stay bit for bit what they were. 12-bit
+  JPEG Extended (Process 2 and 4) needs pylibjpeg-libjpeg, which is GPL-3 and
+  so not installed with Mirage; without it such a file is refused with the
+  command that installs it.
 - Colour images are refused ("RGB image in a grayscale pool") or converted with
   the ITU-R BT.601 luma weights, as ``color`` says. An RGB image whose three
   channels are identical is grayscale and accepted either way.
@@ -38,8 +45,10 @@ from pydicom.pixels import (
     apply_modality_lut,
     apply_voi,
     apply_windowing,
+    get_decoder,
     pixel_array,
 )
+from pydicom.uid import JPEGExtended12Bit
 
 MAX_PIXELS = 100_000_000
 TOO_LARGE = "image larger than the 100-megapixel limit"
@@ -55,6 +64,13 @@ WINDOW_PRESETS = {
 FRAME_CHOICES = ("first", "middle", "all")
 COLOR_CHOICES = ("refuse", "convert")
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
+# pydicom's plugin order with GDCM moved to the end (see the module docstring).
+DECODER_ORDER = ("pylibjpeg", "pyjpegls", "pydicom", "pillow", "gdcm")
+JPEG_12BIT_DECODER = (
+    "12-bit JPEG Extended needs the optional decoder pylibjpeg-libjpeg, which is GPL-3 and so not "
+    "installed with Mirage: install it (`pip install pylibjpeg-libjpeg`) if its licence suits you, "
+    "or convert the file to an uncompressed transfer syntax"
+)
 
 
 class DecodeError(ValueError):
@@ -237,17 +253,38 @@ def _flat_copy(ds: Dataset) -> Dataset:
 
 
 def _dicom_pixels(ds: Dataset, index: int | None) -> np.ndarray:
+    failures = []
+    for plugin in _decoder_plugins(ds):
+        try:
+            return pixel_array(ds, index=index, decoding_plugin=plugin)
+        except Exception as exc:
+            failures.append(exc)
+    if any("less than expected" in str(exc) or isinstance(exc, EOFError) for exc in failures):
+        raise DecodeError("truncated file")
+    syntax = ds.file_meta.get("TransferSyntaxUID")
+    name = getattr(syntax, "name", syntax) or "unknown transfer syntax"
+    if syntax == JPEGExtended12Bit and int(ds.get("BitsStored") or 8) > 8 and "pylibjpeg" not in _plugins_for(syntax):
+        raise DecodeError(f"DICOM pixel data could not be decoded ({name}): {JPEG_12BIT_DECODER}")
+    raise DecodeError(
+        f"DICOM pixel data could not be decoded ({name}): "
+        "convert the file to an uncompressed transfer syntax"
+    )
+
+
+def _decoder_plugins(ds: Dataset) -> list[str]:
+    """The installed plugins for the file's transfer syntax, in DECODER_ORDER;
+    [""] (pydicom's own choice) for uncompressed data or an unknown syntax."""
+    plugins = _plugins_for(ds.file_meta.get("TransferSyntaxUID"))
+    rank = {name: position for position, name in enumerate(DECODER_ORDER)}
+    # a plugin pydicom adds later goes before GDCM, so GDCM stays the last resort
+    return sorted(plugins, key=lambda name: rank.get(name, len(DECODER_ORDER) - 1.5)) or [""]
+
+
+def _plugins_for(syntax) -> tuple[str, ...]:
     try:
-        return pixel_array(ds, index=index)
-    except Exception as exc:
-        if "less than expected" in str(exc) or isinstance(exc, EOFError):
-            raise DecodeError("truncated file") from None
-        syntax = ds.file_meta.get("TransferSyntaxUID")
-        name = getattr(syntax, "name", syntax) or "unknown transfer syntax"
-        raise DecodeError(
-            f"DICOM pixel data could not be decoded ({name}): "
-            "convert the file to an uncompressed transfer syntax"
-        ) from None
+        return get_decoder(syntax).available_plugins
+    except (NotImplementedError, TypeError, ValueError):
+        return ()
 
 
 def _dicom_to_unit(raw: np.ndarray, ds: Dataset, options: DecodeOptions) -> np.ndarray:

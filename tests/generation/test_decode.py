@@ -45,6 +45,72 @@ def test_it_rejects_a_transfer_syntax_without_decoder_with_its_name(corpus_file)
         decode_file(corpus_file("JPGExtended.dcm"))
 
 
+def jpeg_lossless_copy(source, target, syntax):
+    """`source` re-encoded by GDCM as JPEG Lossless (Process 14, selection value 1 or the general
+    form): pydicom ships no such file that is available offline."""
+    import gdcm
+
+    reader = gdcm.ImageReader()
+    reader.SetFileName(str(source))
+    assert reader.Read()
+    change = gdcm.ImageChangeTransferSyntax()
+    change.SetTransferSyntax(gdcm.TransferSyntax(syntax))
+    change.SetInput(reader.GetImage())
+    assert change.Change()
+    writer = gdcm.ImageWriter()
+    writer.SetFileName(str(target))
+    writer.SetFile(reader.GetFile())
+    writer.SetImage(change.GetOutput())
+    assert writer.Write()
+    return target
+
+
+@pytest.mark.parametrize("name", ["MR_small.dcm", "CT_small.dcm"])
+@pytest.mark.parametrize("syntax, uid", [("JPEGLosslessProcess14_1", "1.2.840.10008.1.2.4.70"),
+                                         ("JPEGLosslessProcess14", "1.2.840.10008.1.2.4.57")])
+def test_jpeg_lossless_gives_the_uncompressed_pixels(tmp_path, corpus_file, name, syntax, uid):
+    import gdcm
+
+    reference = corpus_file(name)
+    path = jpeg_lossless_copy(reference, tmp_path / "ll.dcm", getattr(gdcm.TransferSyntax, syntax))
+    ds = pydicom.dcmread(path)
+    assert ds.file_meta.TransferSyntaxUID == uid
+    frame = next(pydicom.encaps.generate_frames(ds.PixelData, number_of_frames=1))
+    assert b"\xff\xc3" in frame  # SOF3: a lossless JPEG stream, not the bytes stored as they are
+    np.testing.assert_array_equal(ds.pixel_array, pydicom.dcmread(reference).pixel_array)
+    np.testing.assert_array_equal(only_frame(path), only_frame(reference))
+    np.testing.assert_array_equal(only_frame(path, window="lung"), only_frame(reference, window="lung"))
+
+
+def test_gdcm_is_the_last_resort_so_other_syntaxes_keep_their_decoder():
+    from pydicom.uid import JPEG2000, JPEGBaseline8Bit, JPEGLosslessSV1, JPEGLSLossless
+
+    from generation.decode import _decoder_plugins
+
+    def plugins(syntax):
+        ds = Dataset()
+        ds.file_meta = pydicom.dataset.FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = syntax
+        return _decoder_plugins(ds)
+
+    assert plugins(JPEGLosslessSV1)[-1] == "gdcm"
+    for syntax in (JPEGBaseline8Bit, JPEGLSLossless, JPEG2000):
+        assert plugins(syntax)[-1] == "gdcm" and len(plugins(syntax)) >= 2
+    assert plugins(pydicom.uid.ExplicitVRLittleEndian) == [""]
+
+
+def test_12_bit_jpeg_extended_names_the_optional_gpl_decoder(corpus_file):
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import JPEGExtended12Bit
+
+    if "pylibjpeg" in get_decoder(JPEGExtended12Bit).available_plugins:
+        pytest.skip("pylibjpeg-libjpeg is installed here, so the file decodes")
+    with pytest.raises(DecodeError) as refused:
+        decode_file(corpus_file("JPGExtended.dcm"))
+    reason = str(refused.value)
+    assert "pylibjpeg-libjpeg" in reason and "GPL-3" in reason and "pip install pylibjpeg-libjpeg" in reason
+
+
 def test_preset_window_applies_after_rescale(tmp_path, write_dicom):
     # stored s -> HU = 2 s - 2048; lung window: level -600, width 1500
     stored = np.array([[0, 400, 700], [900, 1000, 1100]], dtype=np.int16)
