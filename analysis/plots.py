@@ -60,11 +60,13 @@ def accuracy_plot(series: dict, *, title: str = "Accuracy by resolution") -> byt
                       va="bottom", fontsize=8, color="grey")
     axis.set_xscale("log", base=2)
     axis.set_xlabel("resolution (pixels)")
-    axis.set_ylabel("accuracy (95% CI)")
+    axis.set_ylabel("estimate (95% CI)")
     axis.set_ylim(0, 1.02)
     axis.set_title(title)
     if series:
-        axis.legend(fontsize=8)
+        axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    figure.set_size_inches(8, 4)
+    figure.tight_layout()
     return _png(figure)
 
 
@@ -90,7 +92,7 @@ def reader_plot(rows, *, title: str = "Accuracy per reader") -> bytes:
 
 def roc_plot(curves: dict, *, title: str = "ROC curves") -> bytes:
     """Empirical ROC curves: ``curves`` maps a label to rows with ``fpr, tpr``."""
-    figure, axis = plt.subplots(figsize=(4.5, 4.5))
+    figure, axis = plt.subplots(figsize=(7.5, 4.5))
     for label, rows in curves.items():
         frame = _frame(rows)
         axis.plot(frame["fpr"], frame["tpr"], marker=".", label=str(label))
@@ -100,6 +102,8 @@ def roc_plot(curves: dict, *, title: str = "ROC curves") -> bytes:
     axis.set_xlim(0, 1)
     axis.set_ylim(0, 1)
     axis.set_title(title)
-    if curves:
-        axis.legend(fontsize=8, loc="lower right")
+    axis.set_aspect("equal")
+    if curves:  # beside the plot, never over the curves
+        axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    figure.tight_layout()
     return _png(figure)

@@ -179,24 +179,29 @@ def _needs_confidence(data: pd.DataFrame) -> str | None:
     return "confidence was not asked for every answer"
 
 
-def _levels_per_reader(data: pd.DataFrame) -> int:
+def _exposure_kind(data: pd.DataFrame) -> str:
+    """'constant' (every reader saw the same few levels), 'staircase' (exposures that differ by reader), 'fixed'
+    (one exposure) or 'none'."""
     timed = data[data["exposure_ms"].notna()]
     if timed.empty:
-        return 0
-    return int(timed.groupby(["reader", "resolution"], observed=True)["exposure_ms"].nunique().max())
+        return "none"
+    stated = set(timed["exposure_mode"].astype(str)) - {""}
+    if len(stated) == 1:
+        return stated.pop()
+    if timed["exposure_ms"].nunique() == 1:
+        return "fixed"
+    levels = timed.groupby("reader", observed=True)["exposure_ms"].agg(lambda e: frozenset(e.unique()))
+    if levels.nunique() == 1 and 2 <= len(levels.iloc[0]) <= 8:
+        return "constant"
+    return "staircase"
 
 
 def _needs_staircase(data: pd.DataFrame) -> str | None:
-    """A staircase shows each reader many exposures in a run; constant stimuli a few levels, many times."""
-    timed = data[data["exposure_ms"].notna()]
-    if timed.empty:
-        return "no trial had a timed exposure"
-    return None if timed["exposure_ms"].nunique() > 8 else "exposures are a few fixed levels"
+    return None if _exposure_kind(data) == "staircase" else "no adaptive staircase"
 
 
 def _needs_exposure_levels(data: pd.DataFrame) -> str | None:
-    timed = data[data["exposure_ms"].notna()]
-    return None if 2 <= timed["exposure_ms"].nunique() <= 8 else "not a few fixed exposure levels"
+    return None if _exposure_kind(data) == "constant" else "not a few fixed exposure levels"
 
 
 def _fooling(table: pd.DataFrame) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import pandas as pd
 COLUMNS = (
     "study", "reader", "trial", "case", "source", "label", "truth", "answer", "confidence", "resolution",
     "trial_kind", "response_ms", "design", "alternatives", "chosen_position", "correct",
-    "rating", "exposure_ms", "exposure_ok",
+    "rating", "exposure_ms", "exposure_ok", "exposure_mode",
 )
 REQUIRED = ("reader", "case", "truth", "resolution")
 TRUTHS = ("real", "synthetic")
@@ -163,6 +163,9 @@ def validate(df: pd.DataFrame) -> pd.DataFrame:
     out.loc[single & out["alternatives"].isna().to_numpy(), "alternatives"] = 2.0
     _check_alternatives(out)
     _derive_correct(out, source, single)
+    # How exposures were chosen: none, fixed, constant (a few levels in random order) or staircase.
+    out["exposure_mode"] = (source["exposure_mode"].fillna("").astype(str).str.strip().str.lower().to_numpy()
+                            if "exposure_mode" in source else "")
     if "exposure_ok" in source:
         codes, uniques = pd.factorize(source["exposure_ok"], use_na_sentinel=True)
         truthy = [str(u).strip().lower() in ("1", "1.0", "true", "yes") for u in uniques]

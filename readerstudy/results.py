@@ -18,10 +18,15 @@ EXCLUSION_CHOICES = [
 WEB_BOOTSTRAP_DRAWS = 1000
 
 
+def reader_names(study: Study) -> dict[str, str]:
+    """Reader code (as in exports and reports) -> the name coordinators gave the reader."""
+    return {reader.code: reader.name for reader in study.readers.only("ordinal", "name")}
+
+
 def study_frame(study: Study, exclusions=()):
     df = responses_frame(study)
     if "coordinator" in exclusions and not df.empty:
-        excluded = set(study.readers.filter(excluded=True).values_list("pk", flat=True))
+        excluded = {reader.code for reader in study.readers.filter(excluded=True).only("ordinal")}
         df = df[~df["reader"].isin(excluded)]
     return df
 
@@ -62,9 +67,10 @@ def study_report_html(study: Study, *, exclusions=()) -> str:
 
     df = study_frame(study, exclusions)  # read once: the report and its plots share it
     report = study_report(study, exclusions=exclusions, df=df)
+    title = f"{study.name}: reader study report"
     if report.get("empty"):
-        return render_html(report, {})
-    return render_html(report, report_plots(report, df))
+        return render_html(report, {}, title=title)
+    return render_html(report, report_plots(report, df), title=title)
 
 
 def study_imrmc(study: Study) -> str:
@@ -86,7 +92,7 @@ def accuracy_plot_base64(report: dict[str, Any]) -> str | None:
 
 def results_sections(study: Study, report: dict[str, Any]) -> list[dict[str, Any]]:
     """Per design: the tables the results page shows, with reader ids replaced by coordinators' names."""
-    names = {str(pk): name for pk, name in study.readers.values_list("pk", "name")}
+    names = reader_names(study)
     sections = []
     for design, part in (report.get("designs") or {}).items():
         per_reader = [{**row, "reader": names.get(str(row.get("reader")), row.get("reader"))}

@@ -276,5 +276,10 @@ class Reader(models.Model):
         return f"{self.name} ({self.study})"
 
     @property
+    def code(self) -> str:
+        """The reader's code in exports and reports: R001, R002... by invitation order (names stay private)."""
+        return f"R{self.ordinal + 1:03d}"
+
+    @property
     def is_active(self) -> bool:
         return self.revoked_at is None and not self.excluded
