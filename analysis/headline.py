@@ -96,12 +96,16 @@ def _measures(part: pd.DataFrame, design: str):
                    base.assign(truth=truth, correct=correct)[answered])
 
 
-def headline(main: pd.DataFrame, *, alpha: float = 0.05, notes: list[str] | None = None
-             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+READER_COLUMNS = ["design", "measure", "reader", "resolution", "estimate", "n"]
+
+
+def headline(main: pd.DataFrame, *, alpha: float = 0.05, notes: list[str] | None = None,
+             readers: list | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The headline rows and the trend over resolution, from validated main-trial rows.
 
     Returns two DataFrames with `HEADLINE_COLUMNS` and `TREND_COLUMNS`. Sentences explaining a
-    missing figure are appended to `notes`.
+    missing figure are appended to `notes`; each reader's own figures (`READER_COLUMNS`) are appended
+    to `readers` when a list is given.
     """
     notes = notes if notes is not None else []
     data = main.assign(_case=_case_ids(main))
@@ -119,6 +123,10 @@ def headline(main: pd.DataFrame, *, alpha: float = 0.05, notes: list[str] | None
                 notes.append(f"The {design}-design {measure} at {res} px is not given: no reader saw images of "
                              "both classes there." if kernel != "pc" else
                              f"The {design}-design {measure} at {res} px is not given.")
+            if readers is not None:
+                readers.extend({"design": design, "measure": measure, "reader": row.reader,
+                                "resolution": row.modality, "estimate": row.fom, "n": row.n_cases}
+                               for row in result.reader_foms.itertuples())
             kinds = {res: schedule_kind([ids for (_, m), ids in result.case_sets.items() if m == i])
                      for i, res in enumerate(result.modalities)}
             block = []

@@ -329,9 +329,11 @@ def build_report(df: pd.DataFrame, *, exclusions=(), n_boot: int = 2000, seed: i
     if interim:
         notes.append("This is an interim report: the study is still running, the figures will change, and the "
                      "p-values are not adjusted for repeated looks.")
-    rows, trend = headline(main, alpha=alpha, notes=notes)
+    per_reader: list[dict] = []
+    rows, trend = headline(main, alpha=alpha, notes=notes, readers=per_reader)
     report["headline"] = _records(rows, "Headline", notes)
     report["headline_trend"] = _records(trend, "Trend over resolution", notes)
+    report["headline_per_reader"] = [json_safe(row) for row in per_reader]
     report["designs"] = {}
     report["sections"] = {}
     for design in present:
@@ -362,17 +364,23 @@ def build_report(df: pd.DataFrame, *, exclusions=(), n_boot: int = 2000, seed: i
 # --------------------------------------------------------------------------- plots
 
 
-def report_plots(report: dict, df: pd.DataFrame | None = None) -> dict[str, bytes]:
-    """PNG plots: the headline figure by resolution with its intervals, per reader, ROC curves."""
-    out = {}
+def headline_series(report: dict) -> dict[str, list[dict]]:
+    """The headline as plot series: one line per design and measure over resolution."""
     series: dict[str, list[dict]] = {}
     for row in report.get("headline") or []:
         name = f"{DESIGN_NAMES.get(row['design'], row['design'])}: {row['measure']}"
         series.setdefault(name, []).append({"resolution": row["resolution"], "accuracy": row["estimate"],
                                             "ci_low": row["ci_low"], "ci_high": row["ci_high"],
                                             "chance": row["chance"]})
+    return series
+
+
+def report_plots(report: dict, df: pd.DataFrame | None = None) -> dict[str, bytes]:
+    """PNG plots: the headline figure by resolution with its intervals, per reader, ROC curves."""
+    out = {}
+    series = headline_series(report)
     if series:
-        out["accuracy_by_resolution.png"] = plots.accuracy_plot(series)
+        out["accuracy_by_resolution.png"] = plots.accuracy_plot(series, title="Headline by resolution")
     for name, part in report["designs"].items():
         if part.get("per_reader") and "accuracy" in part["per_reader"][0]:
             out[f"per_reader_{name}.png"] = plots.reader_plot(part["per_reader"],

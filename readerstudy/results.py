@@ -80,28 +80,61 @@ def study_imrmc(study: Study) -> str:
 
 
 def accuracy_plot_base64(report: dict[str, Any]) -> str | None:
-    """Accuracy against resolution with intervals and the chance line, for embedding in the page."""
+    """The headline against resolution with its intervals and the chance line, for embedding in the page."""
     import base64
 
     from analysis.plots import accuracy_plot
+    from analysis.report import headline_series
 
-    series = {name: part["by_resolution"] for name, part in (report.get("designs") or {}).items()
-              if part.get("by_resolution") and name != "rating"}
-    return base64.b64encode(accuracy_plot(series)).decode() if series else None
+    series = headline_series(report)
+    return base64.b64encode(accuracy_plot(series, title="Headline by resolution")).decode() if series else None
+
+
+DESIGN_NAMES = {"single": "Single image: real or synthetic?", "choice": "Forced choice", "rating": "Realism rating"}
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    if row.get("p_value_holm") is None:
+        return "no test: too few readers"
+    if row["p_value_holm"] < 0.05:
+        return "better than chance" if row["estimate"] > row["chance"] else "worse than chance"
+    return "not shown to differ from chance"
+
+
+def headline_groups(study: Study, report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The headline per design and measure: rows with a plain verdict, the method, and the readers' own figures."""
+    names = reader_names(study)
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in report.get("headline") or []:
+        key = (row["design"], row["measure"])
+        group = groups.setdefault(key, {"design": DESIGN_NAMES.get(row["design"], row["design"]),
+                                        "measure": row["measure"], "rows": [], "methods": set(), "readers": {}})
+        group["rows"].append({**row, "verdict": _verdict(row)})
+        group["methods"].add(row["method"])
+    for row in report.get("headline_per_reader") or []:
+        group = groups.get((row["design"], row["measure"]))
+        if group is not None:
+            name = names.get(str(row["reader"]), str(row["reader"]))
+            group["readers"].setdefault((str(row["reader"]), name), {})[row["resolution"]] = row["estimate"]
+    out = []
+    for group in groups.values():
+        resolutions = [row["resolution"] for row in group["rows"]]
+        readers = [{"code": code, "name": name, "values": [values.get(res) for res in resolutions]}
+                   for (code, name), values in sorted(group["readers"].items())]
+        out.append({**group, "methods": "; ".join(sorted(group["methods"])), "resolutions": resolutions,
+                    "readers": readers})
+    return out
 
 
 def results_sections(study: Study, report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per design: the tables the results page shows, with reader ids replaced by coordinators' names."""
-    names = reader_names(study)
+    """Per design: the descriptive tables the results page shows below the headline."""
     sections = []
     for design, part in (report.get("designs") or {}).items():
-        per_reader = [{**row, "reader": names.get(str(row.get("reader")), row.get("reader"))}
-                      for row in part.get("per_reader") or []]
         sections.append({
-            "design": design, "per_reader": per_reader,
+            "design": DESIGN_NAMES.get(design, design),
             "class_rates": (part.get("class_rates_pooled") or [None])[0],
             "d_prime": part.get("d_prime") or [], "bootstrap": part.get("bootstrap") or [],
-            "trend": part.get("trend") or {}, "fool_rates": (part.get("fool_rates") or [])[:10],
-            "fleiss_kappa": part.get("fleiss_kappa"),
+            "fool_rates": (part.get("fool_rates") or [])[:10], "fleiss_kappa": part.get("fleiss_kappa") or [],
+            "exposure_curve": part.get("exposure_curve") or [],
         })
     return sections

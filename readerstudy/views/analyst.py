@@ -8,8 +8,8 @@ from django.shortcuts import get_object_or_404, render
 
 from ..export import csv_lines
 from ..models import Study, StudyStatus
-from ..results import (EXCLUSION_CHOICES, accuracy_plot_base64, results_sections, study_imrmc, study_report,
-                       study_report_html)
+from ..results import (EXCLUSION_CHOICES, accuracy_plot_base64, headline_groups, results_sections, study_imrmc,
+                       study_report, study_report_html)
 from ..roles import analyst_required
 
 
@@ -31,7 +31,8 @@ def results(request, pk: int):
     return render(request, template, {
         "study": study, "report": report, "exclusions": exclusions, "exclusion_choices": EXCLUSION_CHOICES,
         "interim": study.status != StudyStatus.CLOSED, "query": request.GET.urlencode(),
-        "sections": results_sections(study, report), "plot": accuracy_plot_base64(report),
+        "headline": headline_groups(study, report), "sections": results_sections(study, report),
+        "plot": accuracy_plot_base64(report),
     })
 
 

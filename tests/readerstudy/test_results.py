@@ -37,7 +37,8 @@ def answered_study(make_study):
 def test_the_results_page_shows_interim_accuracy_per_resolution_with_names(client, bob, answered_study):
     client.force_login(bob)
     page = client.get(f"/results/{answered_study.pk}/").content.decode()
-    assert "interim" in page and "Accuracy by resolution" in page
+    assert "interim" in page and "Can readers tell synthetic from real?" in page
+    assert "readers and images as random" in page and "Readers are" in page
     assert "Ann" in page and "Cem" in page
     assert "32 px" in page and "96 px" in page
     assert "data:image/png;base64," in page
@@ -125,7 +126,10 @@ def test_the_results_page_reports_forced_choice_and_rating_studies(client, bob, 
         assert "33.3%" in page.content.decode()
     else:  # every real image rated above every synthetic one: AUC 1
         assert all(row["n_real"] + row["n_synthetic"] == 6 and row["auc"] == 1.0 for row in rows)
-        assert "rating AUC" in page.content.decode()
+        assert "AUC (realism rating)" in page.content.decode()
+    headline = [row for row in report["headline"] if row["design"] == design]
+    assert sorted(row["resolution"] for row in headline if "follow-up" not in row["measure"]) == [64, 96]
+    assert all(row["n_readers"] == 2 and "U-statistic" in row["method"] for row in headline)
 
 
 def test_a_timed_staircase_study_reports_hype_figures(client, bob, make_study):
