@@ -159,9 +159,9 @@ def _trend(result, design: str, measure: str, alpha: float) -> dict:
     centred = x - x.mean()
     weights = centred / (centred**2).sum()
     figure = result.contrast(weights, alpha=alpha, null=0.0)
-    wide = result.reader_foms.pivot(index="reader", columns="modality", values="fom").dropna()
+    complete = int((~np.isnan(result.reader_matrix).any(axis=1)).sum())
     return {"design": design, "measure": measure, "slope_per_doubling": figure["estimate"], "se": figure["se"],
             "df": figure["df"] if figure["df"] is None or math.isfinite(figure["df"]) else None,
             "ci_low": figure["ci_low"], "ci_high": figure["ci_high"], "p_value": figure["p_value"],
-            "n_readers": len(wide), "resolutions": ", ".join(str(r) for r in result.modalities),
+            "n_readers": complete, "resolutions": ", ".join(str(r) for r in result.modalities),
             "method": f"least-squares slope over log2(resolution); {METHOD}"}

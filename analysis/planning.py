@@ -159,6 +159,8 @@ def headline_power(components: Components, *, readers: int, images: int, chance:
     delta = (components.accuracy - chance) / math.sqrt(variance)
     critical = stats.t.ppf(1 - alpha / 2, df)
     power = float(stats.nct.sf(critical, df, delta) + stats.nct.cdf(-critical, df, delta))
+    if not math.isfinite(power):  # scipy's noncentral t fails far in the tail; the normal limit is exact there
+        power = float(stats.norm.sf(critical - delta) + stats.norm.cdf(-critical - delta))
     out.update(df=df, power=power)
     return out
 

@@ -152,4 +152,3 @@ class PowerForm(forms.Form):
     accuracy = forms.FloatField(min_value=0.01, max_value=0.99, initial=0.6,
                                 label="Expected reader accuracy at a resolution")
     readers = forms.IntegerField(min_value=1, max_value=10000, label="Readers")
-    icc = forms.FloatField(min_value=0, max_value=0.95, initial=0.05, label="Correlation within a reader (ICC)")

@@ -248,12 +248,6 @@ def _readers_response(request, study: Study, *, error: str | None = None, notice
     return render(request, "coordinator/_readers_changed.html", context)
 
 
-class StudyPowerForm(PowerForm):
-    """The planner works from readers' and images' variance, so it takes no within-reader correlation."""
-
-    icc = None
-
-
 def _planned_layout(study: Study) -> tuple[int, int]:
     """Images at one resolution and reader groups, as the headline test counts them.
 
@@ -274,7 +268,7 @@ def study_power(request, pk: int):
     from analysis.tidy import AnalysisInputError
 
     study = get_object_or_404(Study, pk=pk)
-    form = StudyPowerForm(request.GET or None, initial={"readers": max(study.readers.count(), 8)})
+    form = PowerForm(request.GET or None, initial={"readers": max(study.readers.count(), 8)})
     context = {"study": study, "form": form}
     if study.design == "rating":
         context["error"] = "A realism rating has no chance level; plan its sample size on the rating comparison."

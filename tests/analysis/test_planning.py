@@ -56,6 +56,11 @@ def test_power_grows_with_readers_and_images_and_image_variance_costs_power():
     assert components_from_model(0.6, image_sd=1.0).image > c.image
 
 
+def test_large_effects_have_a_power_not_nan():
+    result = headline_power(components_from_model(0.75), readers=8, images=150, groups=3)
+    assert 0.99 < result["power"] <= 1
+
+
 def test_design_table_says_when_no_number_of_readers_suffices():
     table = design_table(components_from_model(0.6), groups=3, images=[20, 120, 400])
     assert table["readers"].iloc[0] is None or np.isnan(table["readers"].iloc[0])

@@ -191,7 +191,7 @@ def test_an_analyst_reads_the_results_opens_the_report_and_downloads_each_export
     check_fits(page, "results list")
     page.click("text=Answered study")
     page.wait_for_url(f"{live_server.url}/results/{answered_study.pk}/")
-    assert "Accuracy by resolution" in page.locator("main").inner_text()
+    assert "Can readers tell synthetic from real?" in page.locator("main").inner_text()
     check_fits(page, "results page")
 
     responses = download(page, "Responses (CSV)")
@@ -208,8 +208,6 @@ def test_an_analyst_reads_the_results_opens_the_report_and_downloads_each_export
     assert "resolution" in page.locator("body").inner_text().lower()
 
 
-@pytest.mark.xfail(reason="the report's widest tables (class rates) are wider than the window until "
-                          "analysis/report_html.py lets a table scroll within the page; then drop this mark")
 def test_the_html_report_fits_a_laptop_screen(new_page, live_server, bob, answered_study):
     page = new_page()
     log_in(page, live_server.url, "bob", "bob-pass-123")
