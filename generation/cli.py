@@ -85,6 +85,16 @@ def _add_build(commands) -> None:
     build.add_argument("--color", choices=COLOR_CHOICES, default="refuse",
                        help="colour images: refuse them or convert to grey (default refuse)")
     build.add_argument("--generator-name", default=None, help="generator name recorded for the synthetic images")
+    build.add_argument("--slices", default="middle", metavar="RULE",
+                       help="which slices of volumes (NIfTI files, DICOM series folders) become images: middle "
+                            "(default), every:K, list:3,7,12, or mask:SUFFIX / mask:FOLDER (slices where the "
+                            "volume's mask, such as ct_seg.nii.gz next to ct.nii.gz for mask:_seg, is non-zero)")
+    labels = build.add_mutually_exclusive_group()
+    labels.add_argument("--labels", type=Path, default=None, metavar="FILE",
+                        help="CSV of labels: a label column and a file column (paths below --real/--synthetic, "
+                             "such as real/case1.dcm) or a source_id column")
+    labels.add_argument("--labels-from-folders", action="store_true",
+                        help="label each image by the first folder below --real or --synthetic that holds it")
     build.set_defaults(func=build_command)
 
 
@@ -121,7 +131,8 @@ def build_command(args: argparse.Namespace) -> int:
             resolutions=args.resolutions, seed=args.seed, workers=args.workers,
             crop=args.crop, window=args.window, frames=args.frames, color=args.color,
             generator_name=args.generator_name, progress=sys.stderr.isatty(), created_by=CREATED_BY,
-            catch_dir=args.catch,
+            catch_dir=args.catch, slices=args.slices, labels=args.labels,
+            labels_from_folders=args.labels_from_folders,
         )
     except PoolError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -350,6 +350,22 @@ def _apply_window(values: np.ndarray, ds: Dataset, window: Window) -> np.ndarray
     return _min_max(values)
 
 
+def window_to_unit(values: np.ndarray, window: Window, auto_range: tuple[float, float]) -> np.ndarray:
+    """Grey levels for values that carry no DICOM attributes (a NIfTI volume's voxels).
+
+    A given window (preset or ``W,L``) is applied exactly as to DICOM; ``auto`` maps
+    ``auto_range`` (low, high) to 0..1, clipped. Returns float32 in [0, 1].
+    """
+    values = np.asarray(values, dtype=np.float64)
+    _require_finite(values)
+    if window.width is not None:
+        return _apply_window(values, Dataset(), window).astype(np.float32)
+    low, high = (float(bound) for bound in auto_range)
+    if high <= low:
+        return np.zeros(values.shape, dtype=np.float32)
+    return np.clip((values - low) / (high - low), 0.0, 1.0).astype(np.float32)
+
+
 def _check_stored_window(ds: Dataset) -> None:
     """Refuse a stored window that pydicom's `apply_windowing` cannot apply,
     with a reason a person understands (pydicom raises a bare ValueError)."""

@@ -3,6 +3,10 @@
 The manifest is the contract between `generation` and `readerstudy`
 (docs/architecture.md). The web app's import_pool uses `load_manifest` and
 `verify_files`; both use only the standard library and Pillow.
+
+Optional per image: "role" (absent = "main") and, for a slice of a volume,
+"volume": {"file": the volume's path, "slice": its index, "slices": how many the
+volume has, "rule": the slice rule}; all slices of one volume share its source_id.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ IMAGE_KEYS = (
     "id", "source_id", "class", "resolution", "file", "sha256",
     "width", "height", "source", "generator", "label",
 )
+MAX_LABEL_LENGTH = 100  # what PoolImage.label holds in the web app
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -114,8 +119,20 @@ def _validate_image(image: object, position: int, resolutions: set[int]) -> None
     generator = image["generator"]
     _require(generator is None or (isinstance(generator, dict) and isinstance(generator.get("name"), str)),
              f"{where}: generator must be null or an object with a 'name' string")
-    _require(image["label"] is None or isinstance(image["label"], str),
-             f"{where}: label must be null or a string")
+    label = image["label"]
+    _require(label is None or (isinstance(label, str) and 0 < len(label) <= MAX_LABEL_LENGTH),
+             f"{where}: label must be null or a string of 1 to {MAX_LABEL_LENGTH} characters")
+    if "volume" in image:
+        _validate_volume(image["volume"], where)
+
+
+def _validate_volume(volume: object, where: str) -> None:
+    _require(isinstance(volume, dict), f"{where}: volume must be an object")
+    _require(isinstance(volume.get("file"), str) and volume["file"] and isinstance(volume.get("rule"), str),
+             f"{where}: volume must name its file and slice rule as strings")
+    _require(_is_int(volume.get("slice")) and _is_int(volume.get("slices"))
+             and 0 <= volume["slice"] < volume["slices"],
+             f"{where}: volume slice must be a whole number from 0 to slices - 1")
 
 
 def verify_files(pool_dir: str | Path, manifest: dict) -> list[str]:

@@ -14,9 +14,13 @@ like the others, are class "synthetic" with ``"role": "catch"`` in the manifest
 (every other image has ``"role": "main"``), and are shuffled together with the
 rest before ids are drawn, so nothing about an id reveals its role.
 
-A source is anything a job can decode into frames; today that is a file. A
-generator source (``--synthetic-from CHECKPOINT --count N``) would add a second
-kind of `Source` and job function, and reuse everything after decoding.
+A source is anything a job can decode into frames: a file, or a volume (a NIfTI
+file or a DICOM series folder, generation.volumes) whose slices are chosen by
+the slice rule. All the slices of one volume share its source id, and the
+manifest names the volume, the slice and the rule. Labels (generation.labels)
+belong to sources too. A generator source (``--synthetic-from CHECKPOINT
+--count N``) would add another kind of `Source` and job function, and reuse
+everything after decoding.
 """
 
 from __future__ import annotations
@@ -37,8 +41,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from generation import labels as labels_module
 from generation import render as render_module
-from generation.decode import DecodeError, DecodeOptions, decode_file, make_options
+from generation import volumes
+from generation.decode import DecodeError, DecodeOptions, decode_file, make_options, sniff
 from generation.manifest import CODE_VERSION, FORMAT, MANIFEST_NAME, REJECTED_NAME
 from generation.render import CROP_CHOICES, FILTER_NAME
 
@@ -57,6 +63,8 @@ class Source:
     root: str
     relpath: str  # posix path relative to root
     role: str = "main"  # "main", or "catch" for attention-check images (always synthetic)
+    members: tuple[str, ...] = ()  # a DICOM series: its files (relative to root); relpath is its folder
+    refusal: str | None = None  # known unusable when listed: the reason
 
     @property
     def folder(self) -> str:
@@ -76,6 +84,7 @@ class Job:
     options: DecodeOptions
     resolutions: tuple[int, ...]
     crop: str
+    rule: volumes.SliceRule = volumes.SliceRule()
 
 
 @dataclass
@@ -90,6 +99,7 @@ class JobOutcome:
     number: int
     frames: list[FrameOutcome] = field(default_factory=list)
     reason: str | None = None
+    slices: int | None = None  # a volume's slice count (its frames are slices); None for a file
 
 
 @dataclass
@@ -147,6 +157,9 @@ def build_pool(
     progress=False,
     created_by=CREATED_BY,
     catch_dir=None,
+    slices="middle",
+    labels=None,
+    labels_from_folders=False,
 ) -> PoolSummary:
     """Decode, render and write a pool; return what was done.
 
@@ -154,7 +167,9 @@ def build_pool(
     (posix string) to ``{"generator": {"name": ..., "checkpoint": ..., "seed": ...}}``,
     recorded in the manifest. `catch_dir`, if given, is a folder of catch-trial
     images: rendered like the rest, recorded as class "synthetic" with role
-    "catch" and generator ``{"name": "catch", ...}``. Raises PoolError for unusable input.
+    "catch" and generator ``{"name": "catch", ...}``. `slices` is the rule that picks the
+    slices of volumes (generation.volumes). `labels` (a CSV file) or `labels_from_folders`
+    give each source its label (generation.labels). Raises PoolError for unusable input.
     """
     started = time.perf_counter()
     out = Path(out)
@@ -168,27 +183,39 @@ def build_pool(
     workers = _check_workers(workers)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise PoolError(f"seed must be a whole number, got {seed!r}")
+    try:
+        rule = volumes.parse_slice_rule(slices)
+    except ValueError as exc:
+        raise PoolError(str(exc)) from None
+    table = _read_labels(labels, labels_from_folders)
     folders = {"real": real_dir, "synthetic": synthetic_dir}
     if catch_dir is not None:
         folders["catch"] = catch_dir
     _check_out(out, [Path(folder) for folder in folders.values()])
-    sources = _list_sources("real", Path(real_dir)) + _list_sources("synthetic", Path(synthetic_dir))
+    sources = _list_sources("real", Path(real_dir), rule=rule)
+    sources += _list_sources("synthetic", Path(synthetic_dir), rule=rule)
     if catch_dir is not None:
-        sources += _list_sources("synthetic", Path(catch_dir), role="catch")
+        sources += _list_sources("synthetic", Path(catch_dir), role="catch", rule=rule)
     generators = _generator_table(sources, generator_name, synthetic_meta or {})
+    source_labels = _source_labels(sources, table, labels_from_folders)
 
     temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         staging = temporary / "staging"
         staging.mkdir()
-        jobs = [Job(n, source, str(staging), options, sizes, crop) for n, source in enumerate(sources)]
+        jobs = [Job(n, source, str(staging), options, sizes, crop, rule) for n, source in enumerate(sources)]
         outcomes = _run_jobs(jobs, workers, progress)
         kept, rejections = _sort_out(jobs, outcomes)
         _require_usable(kept, rejections, folders)
-        images = _place_files(kept, staging, temporary, sizes, seed, generators)
+        if source_labels is not None:
+            _require_source_labels(kept, source_labels, table)
+        images = _place_files(kept, staging, temporary, sizes, seed, generators, rule, source_labels or {})
+        if table is not None and table.key == "source_id":
+            _label_by_source_id(images, table)
         shutil.rmtree(staging)
         settings = {"resolutions": list(sizes), "crop": crop, "window": options.window.text,
-                    "frames": frames, "seed": seed, "filter": FILTER_NAME}
+                    "frames": frames, "seed": seed, "filter": FILTER_NAME, "slices": rule.text,
+                    "labels": "folders" if labels_from_folders else ("csv" if table is not None else None)}
         manifest = {"format": FORMAT, "code_version": CODE_VERSION, "created_by": created_by,
                     "settings": settings, "images": images}
         _write_json(temporary / MANIFEST_NAME, manifest)
@@ -234,20 +261,123 @@ def _check_out(out: Path, inputs: list[Path]) -> None:
             raise PoolError(f"--out {out} is inside the input folder {folder}; write the pool elsewhere")
 
 
-def _list_sources(image_class: str, root: Path, role: str = "main") -> list[Source]:
-    """Every non-hidden file below `root`, in a fixed (sorted) order."""
+def _list_sources(image_class: str, root: Path, role: str = "main",
+                  rule: volumes.SliceRule = volumes.SliceRule()) -> list[Source]:
+    """Every non-hidden file below `root`, a DICOM series folder as one source, in a fixed (sorted) order.
+
+    Mask files of the slice rule are read with their volume, not listed.
+    """
     kind = "catch" if role == "catch" else image_class
     if not root.is_dir():
         raise PoolError(f"the {kind} folder {root} does not exist or is not a folder")
+    masks = Path(rule.mask_folder).resolve() if rule.mask_folder else None
     found = []
     for folder, subfolders, names in os.walk(root):
-        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-        for name in names:
-            if not name.startswith("."):
-                found.append((Path(folder) / name).relative_to(root).as_posix())
+        subfolders[:] = [name for name in subfolders
+                         if not name.startswith(".") and (Path(folder) / name).resolve() != masks]
+        names = sorted(name for name in names if not name.startswith(".") and not volumes.is_mask_of_rule(name, rule))
+        found.extend(_folder_sources(image_class, root, Path(folder), names, role))
     if not found:
         raise PoolError(f"the {kind} folder {root} contains no files")
-    return [Source(image_class, str(root), relpath, role) for relpath in sorted(found)]
+    return sorted(found, key=lambda source: source.relpath)
+
+
+def _folder_sources(image_class: str, root: Path, folder: Path, names: list[str], role: str) -> list[Source]:
+    """The sources of one folder: a DICOM series (two or more slices of one series) as one, the rest one per file."""
+    def relative(name: str) -> str:
+        return (folder / name).relative_to(root).as_posix()
+
+    series: dict[str, list[str]] = {}
+    if len(names) > 1:
+        for name in names:
+            header = _slice_header(folder / name)
+            if header is not None and header.is_slice:
+                series.setdefault(header.series_uid, []).append(name)
+    series = {uid: members for uid, members in series.items() if len(members) > 1}
+    in_series = {name for members in series.values() for name in members}
+    sources = []
+    for name in names:
+        if name in in_series:
+            continue
+        refusal = None
+        if volumes.looks_like_mask(name):
+            refusal = ("named like a segmentation mask: masks are read with their volume by --slices "
+                       "mask:SUFFIX (such as mask:_seg), not shown as images")
+        sources.append(Source(image_class, str(root), relative(name), role, refusal=refusal))
+    if series:
+        members = tuple(relative(name) for name in sorted(in_series))
+        refusal = None
+        if len(series) > 1:
+            refusal = (f"folder holds {len(series)} DICOM series ({', '.join(sorted(series))}): "
+                       "put each series in a folder of its own")
+        sources.append(Source(image_class, str(root), folder.relative_to(root).as_posix(), role, members, refusal))
+    return sources
+
+
+def _slice_header(path: Path) -> volumes.SliceHeader | None:
+    try:
+        if sniff(path) != "dicom":
+            return None
+    except OSError:
+        return None  # decoded alone, and rejected with the reason
+    return volumes.read_slice_header(path)
+
+
+def _read_labels(labels, labels_from_folders: bool) -> labels_module.LabelTable | None:
+    if labels is not None and labels_from_folders:
+        raise PoolError("give either --labels FILE or --labels-from-folders, not both")
+    if labels is None:
+        return None
+    try:
+        return labels_module.read_label_csv(labels)
+    except labels_module.LabelError as exc:
+        raise PoolError(str(exc)) from None
+
+
+def _source_labels(sources: list[Source], table, from_folders: bool) -> dict[str, str] | None:
+    """Source label ("real/case1.dcm") -> its label, for labels known from the files; None without them."""
+    try:
+        if from_folders:
+            found = {}
+            for source in sources:
+                label = labels_module.folder_label(source.relpath) if source.role == "main" else None
+                if label is not None:
+                    found[source.label] = labels_module.check_label(label, f"the folder {source.folder}/{label}")
+            return found
+        if table is not None and table.key == "file":
+            return labels_module.labels_by_file(table, [(source.label, source.relpath) for source in sources])
+    except labels_module.LabelError as exc:
+        raise PoolError(str(exc)) from None
+    return None
+
+
+def _require_source_labels(kept, source_labels: dict[str, str], table) -> None:
+    unlabelled = sorted({source.label for source, _, _ in kept
+                         if source.role == "main" and source.label not in source_labels})
+    origin = f"the labels file {table.path}" if table is not None else (
+        "--labels-from-folders (a source's label is the first folder below --real or --synthetic)")
+    try:
+        labels_module.require_labels(unlabelled, origin)
+    except labels_module.LabelError as exc:
+        raise PoolError(str(exc)) from None
+
+
+def _label_by_source_id(images: list[dict], table) -> None:
+    made = {image["source_id"]: image["source"].split("#")[0] for image in images}
+    unknown = sorted(set(table.labels) - set(made))
+    unlabelled = sorted({f"{image['class']}/{made[image['source_id']]}" for image in images
+                         if image["role"] == "main" and image["source_id"] not in table.labels})
+    try:
+        if unknown:
+            raise labels_module.LabelError(
+                f"the labels file {table.path} names {len(unknown)} source_id(s) that this build does not make "
+                f"({', '.join(unknown[:labels_module.SHOWN])}): take them from the manifest.json of a pool "
+                "built from the same folders with the same seed")
+        labels_module.require_labels(unlabelled, f"the labels file {table.path}")
+    except labels_module.LabelError as exc:
+        raise PoolError(str(exc)) from None
+    for image in images:
+        image["label"] = table.labels.get(image["source_id"])
 
 
 def _generator_table(sources: list[Source], name, meta: dict) -> dict[str, dict | None]:
@@ -271,14 +401,27 @@ def _generator_table(sources: list[Source], name, meta: dict) -> dict[str, dict 
 
 def process_job(job: Job) -> JobOutcome:
     """Decode one source and write its renditions into the staging folder."""
-    path = Path(job.source.root) / job.source.relpath
+    source = job.source
+    if source.refusal is not None:
+        return JobOutcome(job.number, reason=source.refusal)
+    root = Path(source.root)
+    path = root / source.relpath
+    slices = None
     try:
-        frames = decode_file(path, job.options)
+        if source.members or _is_nifti(path):
+            mask = volumes.find_mask(root, source.relpath, job.rule) if job.rule.kind == "mask" else None
+            if source.members:
+                paths = [root / member for member in source.members]
+                frames, slices = volumes.decode_series(paths, job.options, job.rule, mask)
+            else:
+                frames, slices = volumes.decode_nifti(path, job.options, job.rule, mask)
+        else:
+            frames = decode_file(path, job.options)
     except DecodeError as exc:
         return JobOutcome(job.number, reason=str(exc))
     except Exception as exc:  # an unexpected decoder failure rejects this file only
         return JobOutcome(job.number, reason=f"could not be decoded ({type(exc).__name__}: {str(exc)[:120]})")
-    outcome = JobOutcome(job.number)
+    outcome = JobOutcome(job.number, slices=slices)
     for frame in frames:
         files = {}
         for size, data in render_module.render(frame.pixels, list(job.resolutions), job.crop).items():
@@ -287,6 +430,16 @@ def process_job(job: Job) -> JobOutcome:
             files[size] = (name, hashlib.sha256(data).hexdigest())
         outcome.frames.append(FrameOutcome(frame.index, frame.pixel_hash(), files))
     return outcome
+
+
+def _is_nifti(path: Path) -> bool:
+    """A NIfTI volume by its name or, for a file that is not DICOM, by its header."""
+    if volumes.is_nifti_name(path.name):
+        return True
+    try:
+        return sniff(path) != "dicom" and volumes.nifti_kind(path) is not None
+    except OSError:
+        return False  # decode_file says why it cannot be read
 
 
 def _run_jobs(jobs: list[Job], workers: int, progress: bool) -> list[JobOutcome]:
@@ -319,7 +472,7 @@ def _run_jobs(jobs: list[Job], workers: int, progress: bool) -> list[JobOutcome]
 
 def _sort_out(jobs: list[Job], outcomes: list[JobOutcome]):
     """Keep first copies in input order; reject the rest with their reason."""
-    kept: list[tuple[Source, FrameOutcome]] = []
+    kept: list[tuple[Source, FrameOutcome, int | None]] = []
     rejections = []
     first_seen: dict[str, str] = {}
     for job, outcome in zip(jobs, outcomes):
@@ -327,7 +480,7 @@ def _sort_out(jobs: list[Job], outcomes: list[JobOutcome]):
             rejections.append({"file": job.source.label, "reason": outcome.reason})
             continue
         for frame in outcome.frames:
-            label = job.source.label + (f"#frame={frame.index}" if frame.index is not None else "")
+            label = job.source.label + _where_in(frame, outcome.slices)
             if frame.pixel_hash in first_seen:
                 reason = f"duplicate of {first_seen[frame.pixel_hash]} (identical pixels)"
                 rejections.append({"file": label, "reason": reason})
@@ -335,33 +488,50 @@ def _sort_out(jobs: list[Job], outcomes: list[JobOutcome]):
                     (Path(job.staging) / name).unlink()
                 continue
             first_seen[frame.pixel_hash] = label
-            kept.append((job.source, frame))
+            kept.append((job.source, frame, outcome.slices))
     return kept, sorted(rejections, key=lambda entry: entry["file"])
+
+
+def _where_in(frame: FrameOutcome, slices: int | None) -> str:
+    """"#slice=k" for a volume's slice, "#frame=k" for a multi-frame file's frame, else nothing."""
+    if slices is not None:
+        return f"#slice={frame.index}"
+    return f"#frame={frame.index}" if frame.index is not None else ""
 
 
 def _require_usable(kept, rejections: list[dict], folders: dict) -> None:
     """Each input folder ("real", "synthetic", "catch" if given) must yield an image."""
     for kind, folder in folders.items():
-        if not any(source.folder == kind for source, _ in kept):
+        if not any(source.folder == kind for source, _, _ in kept):
             raise PoolError(
                 f"no usable {kind} images in {folder} "
                 f"({len(rejections)} files rejected: {_top_reasons(rejections)})"
             )
 
 
-def _place_files(kept, staging: Path, temporary: Path, sizes, seed, generators) -> list[dict]:
-    """Shuffle the sources with the seed, draw ids, move PNGs to their final names."""
+def _place_files(kept, staging: Path, temporary: Path, sizes, seed, generators, rule: volumes.SliceRule,
+                 source_labels: dict[str, str]) -> list[dict]:
+    """Shuffle the sources with the seed, draw ids, move PNGs to their final names.
+
+    The slices of one volume share one source id, drawn where its first slice comes in the shuffle.
+    """
     rng = random.Random(seed)
     order = list(range(len(kept)))
     rng.shuffle(order)
     used: set[str] = set()
+    volume_ids: dict[str, str] = {}
     for size in sizes:
         (temporary / "images" / str(size)).mkdir(parents=True)
     images = []
     for position in order:
-        source, frame = kept[position]
-        source_id = _new_id(rng, used)
-        where = source.relpath + (f"#frame={frame.index}" if frame.index is not None else "")
+        source, frame, slices = kept[position]
+        if slices is not None and source.label in volume_ids:
+            source_id = volume_ids[source.label]
+        else:
+            source_id = _new_id(rng, used)
+            if slices is not None:
+                volume_ids[source.label] = source_id
+        where = source.relpath + _where_in(frame, slices)
         if source.role == "catch":
             generator = dict(CATCH_GENERATOR)
         elif source.image_class == "synthetic":
@@ -373,12 +543,15 @@ def _place_files(kept, staging: Path, temporary: Path, sizes, seed, generators) 
             name, digest = frame.files[size]
             relative = f"images/{size}/{image_id}.png"
             os.rename(staging / name, temporary / relative)
-            images.append({
+            image = {
                 "id": image_id, "source_id": source_id, "class": source.image_class,
                 "role": source.role, "resolution": size, "file": relative, "sha256": digest,
                 "width": size, "height": size, "source": where,
-                "generator": generator, "label": None,
-            })
+                "generator": generator, "label": source_labels.get(source.label),
+            }
+            if slices is not None:
+                image["volume"] = {"file": source.relpath, "slice": frame.index, "slices": slices, "rule": rule.text}
+            images.append(image)
     return sorted(images, key=lambda image: (image["resolution"], image["id"]))
 
 

@@ -29,7 +29,8 @@ def test_it_builds_a_valid_pool(tmp_path, image_dirs):
     assert summary.files == {"real": {8: 3, 16: 3}, "synthetic": {8: 3, 16: 3}}
     assert summary.rejections == [] and summary.seconds > 0
     assert manifest["settings"] == {"resolutions": [8, 16], "crop": "center", "window": "auto",
-                                    "frames": "first", "seed": 0, "filter": "lanczos"}
+                                    "frames": "first", "seed": 0, "filter": "lanczos",
+                                    "slices": "middle", "labels": None}
     assert len(manifest["images"]) == 12
     by_source = {}
     for image in manifest["images"]:
