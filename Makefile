@@ -27,7 +27,7 @@ run: $(VENV)/.installed
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py demo --base-url http://$(HOST):$(PORT)
 	@echo "Serving on http://$(HOST):$(PORT)/ with $(WORKERS) workers (Ctrl-C to stop)."
-	$(BIN)/gunicorn readerstudy.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --access-logfile - --log-level warning
+	$(BIN)/gunicorn readerstudy.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --access-logfile - --log-level warning --logger-class readerstudy.logging.GunicornLogger
 
 test: $(VENV)/.installed-test
 	. tests/services.sh && $(BIN)/python -m pytest -n auto $(PYTEST_ARGS)

@@ -194,7 +194,7 @@ def trial_image_path(token: str, image_token: str, user=None) -> Path:
     found = sql.image_file(token, image_token)
     if found is None:
         raise ReadingError("No such image for this invitation.", 404)
-    check_invitation(found.user_id, found.revoked, found.excluded, user)
+    check_invitation(found.user_id, found.revoked, found.excluded, user, account_bound=found.account_bound)
     check_reading_allowed(found.study_status, found.started)
     return Path(found.directory) / found.file
 

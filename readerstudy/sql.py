@@ -156,6 +156,7 @@ class ImageFile(NamedTuple):
     excluded: bool
     started: bool  # the reader has answered the questionnaire
     study_status: str
+    account_bound: bool  # made for an account (refused once that account is gone)
 
 
 @cache
@@ -164,7 +165,7 @@ def _image_file_sql() -> str:
     return (
         f"SELECT p.{_column(p, 'directory')}, pi.{_column(pi, 'file')}, r.{_column(r, 'user_id')}, "
         f"r.{_column(r, 'revoked_at')} IS NOT NULL, r.{_column(r, 'excluded')}, "
-        f"r.{_column(r, 'started_at')} IS NOT NULL, s.{_column(st, 'status')} "
+        f"r.{_column(r, 'started_at')} IS NOT NULL, s.{_column(st, 'status')}, r.{_column(r, 'account_bound')} "
         f"FROM {_table(ti)} ti "
         f"JOIN {_table(t)} t ON t.{_column(t, 'id')} = ti.{_column(ti, 'trial')} "
         f"JOIN {_table(r)} r ON r.{_column(r, 'id')} = t.{_column(t, 'reader')} "
@@ -182,8 +183,8 @@ def image_file(reader_token: str, image_token: str) -> ImageFile | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    directory, file, user_id, revoked, excluded, started, status = row
-    return ImageFile(directory, file, user_id, bool(revoked), bool(excluded), bool(started), status)
+    directory, file, user_id, revoked, excluded, started, status, bound = row
+    return ImageFile(directory, file, user_id, bool(revoked), bool(excluded), bool(started), status, bool(bound))
 
 
 @cache

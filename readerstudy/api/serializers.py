@@ -57,7 +57,8 @@ class StudySerializer(ModelSerializer):
             if changed:
                 raise serializers.ValidationError(
                     f"The design is frozen since the first answer ({', '.join(changed)}); copy the study instead.")
-        candidate = Study(**{**({f: getattr(self.instance, f) for f in Study.DESIGN_FIELDS} if self.instance else {}),
+        candidate = Study(pk=self.instance.pk if self.instance else None,
+                          **{**({f: getattr(self.instance, f) for f in Study.DESIGN_FIELDS} if self.instance else {}),
                              **attrs})
         from django.core.exceptions import ValidationError
 

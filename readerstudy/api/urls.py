@@ -4,7 +4,6 @@ The namespace keeps the router's names (study-detail, pool-detail, study-copy...
 coordinator pages' names, so `reverse("study-detail")` is always the page and never the API.
 """
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from . import views
@@ -18,4 +17,4 @@ router.register("readers", views.ReaderViewSet, basename="reader")
 router.register("trials", views.TrialViewSet, basename="trial")
 router.register("responses", views.ResponseViewSet, basename="response")
 
-urlpatterns = [path("token/", obtain_auth_token, name="token"), *router.urls]
+urlpatterns = [path("token/", views.TokenView.as_view(), name="token"), *router.urls]

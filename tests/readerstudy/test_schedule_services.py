@@ -210,3 +210,17 @@ def test_the_migration_keeps_existing_studies_on_a_random_case_set_and_account_l
     finally:  # later tests on this database need every migration, including any added after this one
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_an_image_url_handed_out_before_the_account_was_deleted_is_refused(client, study, charlie):
+    from readerstudy.services import start_reading
+
+    reader = invite(study, "Charlie", user=charlie)
+    start_reading(reader, {"role": "radiologist", "years_experience": 5}, consented=False)
+    client.force_login(charlie)
+    url = client.get(f"/api/reader/{reader.token}/").json()["trials"][0]["images"][0]["url"]
+    assert client.get(url).status_code == 200
+    client.logout()
+    charlie.delete()
+    response = client.get(url)
+    assert response.status_code == 403 and b"PNG" not in response.content[:8]

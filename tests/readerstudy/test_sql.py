@@ -101,7 +101,7 @@ def test_image_file_only_for_the_invitation_that_owns_the_trial(study):
     reader, other = invite(study, "A"), invite(study, "B")
     image = sql.pending_trials(reader.pk, 1)[0].images[0]
     found = sql.image_file(reader.token, image.token)
-    assert found == (study.pool.directory, found.file, None, False, False, True, "open")
+    assert found == (study.pool.directory, found.file, None, False, False, True, "open", False)
     assert found.file.endswith(".png")
     assert sql.image_file(other.token, image.token) is None
     Reader.objects.filter(pk=reader.pk).update(revoked_at=timezone.now(), excluded=True, started_at=None)
