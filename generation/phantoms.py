@@ -7,10 +7,15 @@ Drawing is vectorised numpy on a normalised coordinate grid (x to the right, y d
 
 Brightness follows the radiograph convention: air outside the body is dark, lungs are dark,
 soft tissue is grey, bone is bright.
+
+A labelled variant (`labelled_phantoms`, `write_labelled_phantoms`) gives every image a label,
+"none", "upper" or "lower": no lesion, or a larger lesion in the upper or the lower part of a
+lung. It runs the label features (forced-choice matching by label, results per label) on demo data.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +25,7 @@ from PIL import Image
 from scipy import ndimage
 
 LESION_PROBABILITY = 0.5
+LESION_LABELS = ("none", "upper", "lower")
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,23 @@ def lesion_for(seed: int) -> Lesion:
     )
 
 
+def labelled_lesion(seed: int) -> tuple[str, Lesion | None]:
+    """The label of labelled phantom `seed` ("none", "upper" or "lower") and its lesion (None for "none").
+
+    Upper lesions sit high in a lung (y from -0.45 to -0.3), lower ones just above the diaphragm and
+    beside the heart (y from 0 to 0.12); both are larger than the plain phantoms' lesions.
+    """
+    label = LESION_LABELS[int(_rng(seed, 4).integers(len(LESION_LABELS)))]
+    if label == "none":
+        return label, None
+    rng = _rng(seed, 5)
+    side = "left" if rng.random() < 0.5 else "right"
+    sign = -1.0 if side == "left" else 1.0
+    y = rng.uniform(-0.45, -0.3) if label == "upper" else rng.uniform(0.0, 0.12)
+    return label, Lesion(x=float(sign * rng.uniform(0.35, 0.45)), y=float(y),
+                         radius=float(rng.uniform(0.07, 0.1)), side=side)
+
+
 def _soft(signed_distance: np.ndarray, edge: float) -> np.ndarray:
     """1 inside (negative distance), 0 outside, with a smooth edge `edge` wide."""
     return 1.0 / (1.0 + np.exp(np.clip(signed_distance / edge, -30, 30)))
@@ -76,7 +99,7 @@ def _lung(x, y, rng, cx, cy, ax, ay, edge):
     return _soft(r - boundary, edge)
 
 
-def draw_phantom(seed: int, size: int = 256, lesion: bool | None = None) -> np.ndarray:
+def draw_phantom(seed: int, size: int = 256, lesion: bool | None = None, spot: Lesion | None = None) -> np.ndarray:
     """Draw one phantom chest radiograph.
 
     Parameters
@@ -84,6 +107,7 @@ def draw_phantom(seed: int, size: int = 256, lesion: bool | None = None) -> np.n
     seed: fixes the patient, the texture and the noise.
     size: width and height in pixels.
     lesion: True or False to force a lesion in or out; None lets the seed decide (`has_lesion`).
+    spot: a lesion to draw instead (then `lesion` is not consulted), as the labelled variant does.
 
     Returns
     -------
@@ -166,8 +190,9 @@ def draw_phantom(seed: int, size: int = 256, lesion: bool | None = None) -> np.n
     abdomen = _soft(dome - y, edge * 4) * body
     density = density + 0.08 * abdomen * (1 - lungs)
 
-    if has_lesion(seed) if lesion is None else lesion:
+    if spot is None and (has_lesion(seed) if lesion is None else lesion):
         spot = lesion_for(seed)
+    if spot is not None:
         # x and y are already in the patient's frame, so the lesion moves with the patient.
         r2 = ((x - spot.x) ** 2 + (y - spot.y) ** 2) / spot.radius**2
         density = density + 0.2 * np.exp(-r2 * 1.5) * body
@@ -217,3 +242,46 @@ def write_phantoms(
     if labels_path is not None:
         Path(labels_path).write_text(json.dumps(labels, indent=1) + "\n")
     return paths
+
+
+def labelled_phantoms(n: int, *, seed: int = 0, size: int = 128) -> tuple[np.ndarray, list[str]]:
+    """`n` labelled phantoms as a float32 array (n, size, size) in [0, 1], and their labels.
+
+    Image i is drawn from `phantom_seed(seed, i)`, its label and lesion from `labelled_lesion`, so
+    the same seed always gives the same images and labels.
+    """
+    if n < 0:
+        raise ValueError(f"the number of phantoms must be 0 or more, got {n}")
+    images = np.zeros((n, size, size), dtype=np.float32)
+    labels = []
+    for i in range(n):
+        image_seed = phantom_seed(seed, i)
+        label, spot = labelled_lesion(image_seed)
+        images[i] = draw_phantom(image_seed, size, lesion=False, spot=spot)
+        labels.append(label)
+    return images, labels
+
+
+def write_labelled_phantoms(
+    out_dir: Path | str, n: int, *, seed: int = 0, size: int = 256, labels_csv: Path | str | None = None,
+) -> dict[str, str]:
+    """Write `n` labelled phantoms as PNGs in one folder per label (`out_dir/upper/phantom_0003.png`),
+    ready for ``pool build --labels-from-folders``; return file path (below `out_dir`) -> label.
+
+    If `labels_csv` is given, the same is written there as a CSV with columns file and label (keep it
+    outside `out_dir`), ready for ``pool build --labels``.
+    """
+    images, labels = labelled_phantoms(n, seed=seed, size=size)
+    out_dir = Path(out_dir)
+    written = {}
+    for i, (image, label) in enumerate(zip(images, labels)):
+        path = out_dir / label / f"phantom_{i:04d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(to_uint8(image)).save(path)
+        written[path.relative_to(out_dir).as_posix()] = label
+    if labels_csv is not None:
+        with open(labels_csv, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["file", "label"])
+            writer.writerows(written.items())
+    return written

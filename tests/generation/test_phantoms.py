@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from generation.phantoms import draw_phantom, has_lesion, lesion_for, phantom_seed, write_phantoms
+from generation.phantoms import (
+    LESION_LABELS,
+    draw_phantom,
+    has_lesion,
+    labelled_phantoms,
+    lesion_for,
+    phantom_seed,
+    write_labelled_phantoms,
+    write_phantoms,
+)
 
 
 def test_it_is_deterministic_per_seed():
@@ -78,3 +87,68 @@ def test_write_phantoms_writes_8bit_pngs_and_labels(tmp_path):
     for name, entry in labels.items():
         assert (entry["lesion"] is not None) == has_lesion(entry["seed"])
     assert not any(p.suffix == ".json" for p in (tmp_path / "real").iterdir())
+
+
+# --- the labelled variant -----------------------------------------------------------------
+
+
+def test_labelled_phantoms_are_deterministic_from_the_seed():
+    images, labels = labelled_phantoms(9, seed=4, size=48)
+    again, same = labelled_phantoms(9, seed=4, size=48)
+    assert np.array_equal(images, again) and labels == same
+    other, _ = labelled_phantoms(9, seed=5, size=48)
+    assert not np.array_equal(images, other)
+    assert images.shape == (9, 48, 48) and images.dtype == np.float32
+    assert 0.0 <= images.min() and images.max() <= 1.0
+
+
+def test_every_label_occurs():
+    _, labels = labelled_phantoms(30, seed=0, size=32)
+    assert set(labels) == set(LESION_LABELS) and all(labels.count(label) >= 5 for label in LESION_LABELS)
+
+
+def test_the_label_is_where_the_lesion_is():
+    size = 64
+    images, labels = labelled_phantoms(24, seed=1, size=size)
+    rows = np.arange(size)[:, None]
+    for i, (image, label) in enumerate(zip(images, labels)):
+        lesion_free = draw_phantom(phantom_seed(1, i), size, lesion=False)
+        change = np.clip(image - lesion_free, 0, None)
+        if label == "none":
+            assert np.array_equal(image, lesion_free)
+            continue
+        centre = (change * rows).sum() / change.sum()  # the lesion's row, from the top
+        assert change.max() > 0.1
+        assert (centre < 0.4 * size) if label == "upper" else (0.45 * size < centre < 0.7 * size)
+
+
+def test_the_label_is_visible_in_the_mean_intensity_of_its_region():
+    size = 64
+    images, labels = labelled_phantoms(45, seed=0, size=size)
+    lateral = np.r_[16:22, 42:48]  # both lungs, away from the spine and the heart
+
+    def mean_in(rows, label):
+        return np.mean([image[rows][:, lateral].mean() for image, mine in zip(images, labels) if mine == label])
+
+    upper, lower = slice(17, 23), slice(32, 36)  # y from -0.45 to -0.3 and from 0 to 0.12
+    assert mean_in(upper, "upper") > mean_in(upper, "none") + 0.02
+    assert mean_in(lower, "lower") > mean_in(lower, "none") + 0.04
+    assert mean_in(lower, "lower") > mean_in(lower, "upper") + 0.04
+
+
+def test_write_labelled_phantoms_feeds_both_label_options_of_pool_build(tmp_path):
+    from generation import build_pool, load_manifest
+
+    real = write_labelled_phantoms(tmp_path / "real", 9, seed=2, size=32, labels_csv=tmp_path / "real.csv")
+    synthetic = write_labelled_phantoms(tmp_path / "synthetic", 9, seed=3, size=32)
+    assert all(name.split("/")[0] == label for name, label in real.items())
+    assert (tmp_path / "real.csv").read_text().splitlines()[0] == "file,label"
+    with Image.open(tmp_path / "real" / next(iter(real))) as image:
+        assert image.mode == "L" and image.size == (32, 32)
+    build_pool(tmp_path / "real", tmp_path / "synthetic", tmp_path / "pool", resolutions=(16,), workers=1,
+               labels_from_folders=True)
+    manifest = load_manifest(tmp_path / "pool")
+    found = {(image["class"], image["source"]): image["label"] for image in manifest["images"]}
+    expected = {("real", name): label for name, label in real.items()}
+    expected.update({("synthetic", name): label for name, label in synthetic.items()})
+    assert found == expected
