@@ -138,3 +138,54 @@ def results_sections(study: Study, report: dict[str, Any]) -> list[dict[str, Any
             "exposure_curve": part.get("exposure_curve") or [],
         })
     return sections
+
+
+def planned_layout(study: Study) -> tuple[int, int]:
+    """Images at one resolution and reader groups, as the headline test counts them.
+
+    A shared case set rotates its images across as many reader groups as there are resolutions: each
+    resolution has every group's images, each reader reads one group's. Random subsets are planned as if
+    every reader read the same images, which overstates the image variance: a conservative plan.
+    """
+    if study.case_set == "shared":
+        groups = len(study.resolutions)
+        return study.trials_per_resolution * groups, groups
+    return study.trials_per_resolution, 1
+
+
+def study_power(study: Study, *, accuracy: float, readers: int) -> dict[str, Any]:
+    """Power of the headline test at one resolution for this design, and the readers 80% power needs.
+
+    The variance components come from the study's own answers once three or more readers have answered
+    main trials (a pilot), else from Mirage's reader and image model; either way at the expected accuracy.
+    Raises `analysis.tidy.AnalysisInputError` for an accuracy the planner cannot use.
+    """
+    from analysis.planning import Components, components_from_model, components_from_responses, design_table, \
+        headline_power
+    from analysis.tidy import AnalysisInputError, main_trials, validate
+
+    choice = study.design == "choice"
+    chance = 1 / study.alternatives if choice else 0.5
+    images, groups = planned_layout(study)
+    components = components_from_model(accuracy, alternatives=study.alternatives,
+                                       design="choice" if choice else "single")
+    source = "model"
+    df = responses_frame(study)
+    if not df.empty:
+        main = main_trials(validate(df))
+        main = main[main["correct"].notna()]
+        if main["reader"].nunique() >= 3:
+            try:
+                pilot = components_from_responses(main)
+            except (AnalysisInputError, ValueError):
+                pilot = None
+            if pilot is not None:
+                total = accuracy * (1 - accuracy)
+                reader, image = min(pilot.reader, total), min(pilot.image, total - min(pilot.reader, total))
+                components = Components(accuracy, reader, image, total - reader - image, "pilot")
+                source = f"pilot ({main['reader'].nunique()} readers, {len(main):,} answers so far)"
+    power = headline_power(components, readers=readers, images=images, chance=chance, groups=groups)
+    needed = design_table(components, chance=chance, groups=groups, images=(images,)).iloc[0]["readers"]
+    needed = None if needed is None or needed != needed else int(needed)
+    return {"power": power, "needed": needed, "chance": chance, "images": images, "groups": groups,
+            "shared": study.case_set == "shared", "components": components, "source": source}

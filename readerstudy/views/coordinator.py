@@ -248,24 +248,12 @@ def _readers_response(request, study: Study, *, error: str | None = None, notice
     return render(request, "coordinator/_readers_changed.html", context)
 
 
-def _planned_layout(study: Study) -> tuple[int, int]:
-    """Images at one resolution and reader groups, as the headline test counts them.
-
-    A shared case set rotates its images across as many reader groups as there are resolutions: each
-    resolution has every group's images, each reader reads one group's. Random subsets are planned as if
-    every reader read the same images, which overstates the image variance: a conservative plan.
-    """
-    if study.case_set == "shared":
-        groups = len(study.resolutions)
-        return study.trials_per_resolution * groups, groups
-    return study.trials_per_resolution, 1
-
-
 @coordinator_required
 def study_power(request, pk: int):
     """Power of this design at one resolution for an expected accuracy (htmx fragment on the study page)."""
-    from analysis.planning import components_from_model, design_table, headline_power
     from analysis.tidy import AnalysisInputError
+
+    from ..results import study_power as study_power_plan
 
     study = get_object_or_404(Study, pk=pk)
     form = PowerForm(request.GET or None, initial={"readers": max(study.readers.count(), 8)})
@@ -275,18 +263,17 @@ def study_power(request, pk: int):
         return render(request, "coordinator/_power.html", context)
     if not form.is_valid():
         return render(request, "coordinator/_power.html", context)
-    choice = study.design == "choice"
-    chance = 1 / study.alternatives if choice else 0.5
-    images, groups = _planned_layout(study)
     try:
-        components = components_from_model(form.cleaned_data["accuracy"], alternatives=study.alternatives,
-                                           design="choice" if choice else "single")
-        power = headline_power(components, readers=form.cleaned_data["readers"], images=images, chance=chance,
-                               groups=groups)
-        needed = design_table(components, chance=chance, groups=groups, images=(images,)).iloc[0]["readers"]
+        planned = study_power_plan(study, accuracy=form.cleaned_data["accuracy"], readers=form.cleaned_data["readers"])
     except AnalysisInputError as exc:
         context["error"] = str(exc)
         return render(request, "coordinator/_power.html", context)
+    if math.isnan(planned["power"]["power"]):
+        context["error"] = ("The planner could not compute the power of this design for that accuracy; "
+                            "try an accuracy closer to chance.")
+        return render(request, "coordinator/_power.html", context)
+    context.update(planned)
+    return render(request, "coordinator/_power.html", context)
     if math.isnan(power["power"]):
         context["error"] = ("The planner could not compute the power of this design for that accuracy; "
                             "try an accuracy closer to chance.")

@@ -185,3 +185,13 @@ def test_the_html_report_of_a_study_without_answers_says_there_are_none_yet(clie
     assert response.status_code == 200 and response["Content-Disposition"].startswith("inline;")
     page = response.content.decode()
     assert "No answers yet" in page and f'href="/results/{study.pk}/"' in page
+
+
+def test_the_power_card_plans_from_the_study_s_own_answers_once_three_readers_answered(client, alice, answered_study,
+                                                                                      make_study):
+    client.force_login(alice)
+    page = client.get(f"/coordinator/studies/{answered_study.pk}/power/?accuracy=0.6&readers=8").content.decode()
+    assert "estimated from this study's answers" in page and "3 readers" in page
+    fresh = make_study()
+    page = client.get(f"/coordinator/studies/{fresh.pk}/power/?accuracy=0.6&readers=8").content.decode()
+    assert "Mirage's reader and image model" in page and "Once three readers have answered" in page
