@@ -409,7 +409,9 @@ def process_job(job: Job) -> JobOutcome:
     slices = None
     try:
         if source.members or _is_nifti(path):
-            mask = volumes.find_mask(root, source.relpath, job.rule) if job.rule.kind == "mask" else None
+            mask = None
+            if job.rule.kind == "mask":
+                mask = volumes.find_mask(root, source.relpath, job.rule, source.folder)
             if source.members:
                 paths = [root / member for member in source.members]
                 frames, slices = volumes.decode_series(paths, job.options, job.rule, mask)

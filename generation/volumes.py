@@ -28,8 +28,10 @@ Rules (``--slices``), slice indices counting from 0 in that order:
 ``middle`` (count // 2), ``every:K`` (0, K, 2K, ...), ``list:3,7,12``, and
 ``mask:SUFFIX`` or ``mask:FOLDER``: the slices where a mask volume of the same
 shape has a non-zero label. The mask of ``dir/ct.nii.gz`` (or of the series
-folder ``dir/ct``) is ``dir/ct<SUFFIX>.nii.gz`` (or ``.nii``) with a suffix such
-as ``_seg``, or ``FOLDER/dir/ct.nii.gz`` with a folder. A mask is matched to its
+folder ``dir/ct``) below --real is ``dir/ct<SUFFIX>.nii.gz`` (or ``.nii``) with a
+suffix such as ``_seg``, or ``FOLDER/real/dir/ct.nii.gz`` with a folder (its
+path as rejected.json writes it, so real and synthetic volumes of one name keep
+their own masks). A mask is matched to its
 volume through both files' orientations, so it may be stored in another axis
 order; a DICOM series' mask is a NIfTI file and needs the series'
 ImagePositionPatient.
@@ -211,11 +213,12 @@ def read_slice_header(path: Path) -> SliceHeader | None:
     return SliceHeader(uid, single and cross_sectional)
 
 
-def find_mask(root: Path, relpath: str, rule: SliceRule) -> Path:
-    """The mask file of the volume at `relpath` (a NIfTI file or a series folder) under `root`."""
+def find_mask(root: Path, relpath: str, rule: SliceRule, kind: str = "real") -> Path:
+    """The mask file of the volume at `relpath` (a NIfTI file or a series folder) under `root`, the
+    `kind` ("real", "synthetic" or "catch") folder."""
     volume = Path(root) / relpath
     if rule.mask_folder is not None:
-        base = Path(rule.mask_folder) / Path(relpath).parent
+        base = Path(rule.mask_folder) / kind / Path(relpath).parent
         stem = nifti_stem(volume.name) if relpath != "." else Path(root).resolve().name
         candidates = [base / (stem + suffix) for suffix in NIFTI_SUFFIXES]
         if is_nifti_name(volume.name):

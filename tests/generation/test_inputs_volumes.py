@@ -184,3 +184,22 @@ def test_cli_takes_the_slice_rule(tmp_path, volume_dirs, capsys):
     assert main([*args, str(tmp_path / "pool"), "--slices", "list:0,5"]) == 0
     manifest = load_manifest(tmp_path / "pool")
     assert {image["volume"]["slice"] for image in manifest["images"] if image["class"] == "synthetic"} == {0, 5}
+
+
+def test_a_mask_folder_inside_the_input_folder_is_read_as_masks_only(tmp_path, volume_dirs):
+    real, synthetic = volume_dirs
+    masks = real / "masks"
+    for folder in (real, synthetic):
+        for path in sorted(folder.rglob("*.nii*")):
+            mask = np.zeros(nib.load(str(path)).shape, np.uint8)
+            mask[..., 3] = 1
+            write_nifti(masks / folder.name / path.relative_to(folder), mask)  # masks/real/p1/ct.nii.gz
+    write_nifti(masks / "real" / "p3" / "series.nii.gz", np.ones((12, 10, 4), np.uint8),
+                np.diag([-1.0, -1.0, 2.0, 1.0]))
+    build_pool(real, synthetic, tmp_path / "pool", resolutions=SIZES, workers=1, slices=f"mask:{masks}")
+    manifest = load_manifest(tmp_path / "pool")
+    assert not any(image["source"].startswith("masks/") for image in manifest["images"])  # never as images
+    slices = {(image["volume"]["file"], image["volume"]["slice"]) for image in manifest["images"]}
+    assert slices == {("p1/ct.nii.gz", 3), ("p2.nii", 3), ("gen0.nii.gz", 3), ("gen1.nii.gz", 3),
+                      ("gen2.nii.gz", 3), *(("p3/series", k) for k in range(4))}
+    assert read_json(tmp_path / "pool" / "rejected.json") == []

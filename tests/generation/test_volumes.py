@@ -181,10 +181,13 @@ def test_a_mask_stored_in_another_axis_order_selects_the_same_slices(tmp_path):
 def test_a_mask_folder_mirrors_the_input_paths(tmp_path):
     (tmp_path / "in" / "p1").mkdir(parents=True)
     write_nifti(tmp_path / "in" / "p1" / "ct.nii.gz", ramp_volume())
-    (tmp_path / "masks" / "p1").mkdir(parents=True)
-    write_nifti(tmp_path / "masks" / "p1" / "ct.nii.gz", np.ones((6, 5, 4), dtype=np.uint8))
+    (tmp_path / "masks" / "synthetic" / "p1").mkdir(parents=True)
+    write_nifti(tmp_path / "masks" / "synthetic" / "p1" / "ct.nii.gz", np.ones((6, 5, 4), dtype=np.uint8))
     rule = parse_slice_rule(f"mask:{tmp_path / 'masks'}")
-    assert find_mask(tmp_path / "in", "p1/ct.nii.gz", rule) == tmp_path / "masks" / "p1" / "ct.nii.gz"
+    found = find_mask(tmp_path / "in", "p1/ct.nii.gz", rule, "synthetic")
+    assert found == tmp_path / "masks" / "synthetic" / "p1" / "ct.nii.gz"
+    with pytest.raises(DecodeError, match="looked for .*masks/real/p1/ct.nii.gz"):
+        find_mask(tmp_path / "in", "p1/ct.nii.gz", rule, "real")
 
 
 @pytest.mark.parametrize("mask, reason", [
