@@ -72,7 +72,8 @@ class Source:
         return "catch" if self.role == "catch" else self.image_class
 
     @property
-    def label(self) -> str:
+    def name(self) -> str:
+        """The input folder and path, as rejected.json and the labels CSV name it: "real/p1/ct.nii.gz"."""
         return f"{self.folder}/{self.relpath}"
 
 
@@ -335,25 +336,25 @@ def _read_labels(labels, labels_from_folders: bool) -> labels_module.LabelTable 
 
 
 def _source_labels(sources: list[Source], table, from_folders: bool) -> dict[str, str] | None:
-    """Source label ("real/case1.dcm") -> its label, for labels known from the files; None without them."""
+    """Source name ("real/case1.dcm") -> its label, for labels known from the files; None without them."""
     try:
         if from_folders:
             found = {}
             for source in sources:
                 label = labels_module.folder_label(source.relpath) if source.role == "main" else None
                 if label is not None:
-                    found[source.label] = labels_module.check_label(label, f"the folder {source.folder}/{label}")
+                    found[source.name] = labels_module.check_label(label, f"the folder {source.folder}/{label}")
             return found
         if table is not None and table.key == "file":
-            return labels_module.labels_by_file(table, [(source.label, source.relpath) for source in sources])
+            return labels_module.labels_by_file(table, [(source.name, source.relpath) for source in sources])
     except labels_module.LabelError as exc:
         raise PoolError(str(exc)) from None
     return None
 
 
 def _require_source_labels(kept, source_labels: dict[str, str], table) -> None:
-    unlabelled = sorted({source.label for source, _, _ in kept
-                         if source.role == "main" and source.label not in source_labels})
+    unlabelled = sorted({source.name for source, _, _ in kept
+                         if source.role == "main" and source.name not in source_labels})
     origin = f"the labels file {table.path}" if table is not None else (
         "--labels-from-folders (a source's label is the first folder below --real or --synthetic)")
     try:
@@ -479,17 +480,17 @@ def _sort_out(jobs: list[Job], outcomes: list[JobOutcome]):
     first_seen: dict[str, str] = {}
     for job, outcome in zip(jobs, outcomes):
         if outcome.reason is not None:
-            rejections.append({"file": job.source.label, "reason": outcome.reason})
+            rejections.append({"file": job.source.name, "reason": outcome.reason})
             continue
         for frame in outcome.frames:
-            label = job.source.label + _where_in(frame, outcome.slices)
+            where = job.source.name + _where_in(frame, outcome.slices)
             if frame.pixel_hash in first_seen:
                 reason = f"duplicate of {first_seen[frame.pixel_hash]} (identical pixels)"
-                rejections.append({"file": label, "reason": reason})
+                rejections.append({"file": where, "reason": reason})
                 for name, _ in frame.files.values():
                     (Path(job.staging) / name).unlink()
                 continue
-            first_seen[frame.pixel_hash] = label
+            first_seen[frame.pixel_hash] = where
             kept.append((job.source, frame, outcome.slices))
     return kept, sorted(rejections, key=lambda entry: entry["file"])
 
@@ -527,12 +528,12 @@ def _place_files(kept, staging: Path, temporary: Path, sizes, seed, generators, 
     images = []
     for position in order:
         source, frame, slices = kept[position]
-        if slices is not None and source.label in volume_ids:
-            source_id = volume_ids[source.label]
+        if slices is not None and source.name in volume_ids:
+            source_id = volume_ids[source.name]
         else:
             source_id = _new_id(rng, used)
             if slices is not None:
-                volume_ids[source.label] = source_id
+                volume_ids[source.name] = source_id
         where = source.relpath + _where_in(frame, slices)
         if source.role == "catch":
             generator = dict(CATCH_GENERATOR)
@@ -549,7 +550,7 @@ def _place_files(kept, staging: Path, temporary: Path, sizes, seed, generators, 
                 "id": image_id, "source_id": source_id, "class": source.image_class,
                 "role": source.role, "resolution": size, "file": relative, "sha256": digest,
                 "width": size, "height": size, "source": where,
-                "generator": generator, "label": source_labels.get(source.label),
+                "generator": generator, "label": source_labels.get(source.name),
             }
             if slices is not None:
                 image["volume"] = {"file": source.relpath, "slice": frame.index, "slices": slices, "rule": rule.text}
