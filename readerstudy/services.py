@@ -15,7 +15,7 @@ from django.utils import timezone
 from .models import Design, ImageClass, PoolImage, Reader, Response, Study, StudyStatus, Trial, TrialImage, TrialKind
 from .models.study import ExposureMode
 from . import sql
-from .scheduling import SCHEDULE_VERSION, ImageRef, ScheduleSpec, schedule_trials
+from .scheduling import SCHEDULE_VERSION, ImageRef, ScheduleError, ScheduleSpec, schedule_trials
 
 
 class ReadingError(Exception):
@@ -445,3 +445,126 @@ def reader_score(reader: Reader) -> dict[str, Any]:
     n = rows.count()
     correct = rows.filter(correct=True).count()
     return {"n": n, "correct": correct, "accuracy": correct / n if n else None}
+
+
+# ----------------------------------------------------------------------------- coordinator actions
+#
+# Every coordinator action is one function here; the pages (views/coordinator.py) and the API
+# (api/views.py) are thin adapters that turn an ActionRefused into a message or an HTTP status.
+
+
+class ActionRefused(Exception):
+    """A coordinator action that cannot be done as asked; the message says why (shown as it is)."""
+
+    def __init__(self, message: str, status: int = 409):
+        super().__init__(message)
+        self.status = status
+
+
+STATUS_TRANSITIONS = {
+    "open": ({StudyStatus.DRAFT, StudyStatus.PAUSED}, StudyStatus.OPEN),
+    "pause": ({StudyStatus.OPEN}, StudyStatus.PAUSED),
+    "close": ({StudyStatus.OPEN, StudyStatus.PAUSED, StudyStatus.DRAFT}, StudyStatus.CLOSED),
+}
+
+
+def change_status(study: Study, action: str) -> Study:
+    """Open, pause or close a study; the change is made only from a status that allows it (race-free)."""
+    allowed, target = STATUS_TRANSITIONS.get(action, (set(), None))
+    if target is None:
+        raise ActionRefused(f"Unknown action {action!r}: use open, pause or close.", 400)
+    changed = Study.objects.filter(pk=study.pk, status__in=allowed).update(status=target)
+    study.refresh_from_db(fields=["status"])
+    if not changed:
+        raise ActionRefused(f"A {study.get_status_display().lower()} study cannot be asked to {action}.")
+    return study
+
+
+def invite_reader(study: Study, name: str, email: str = "", user=None, *, link_for=None,
+                  shown_at=None) -> tuple[Reader, bool]:
+    """Invite a reader; returns (reader, created).
+
+    A form submitted twice (a double click: the same name, e-mail and account since `shown_at`, the time the
+    form was shown) gives the reader the first submission made. Names are unique in a study (case and spaces
+    ignored), so a coordinator never confuses two readers. With an e-mail address the invitation is sent
+    (Django's e-mail backend: the console by default, SMTP by setting); `link_for(reader)` gives its link.
+    """
+    name = " ".join(name.split())
+    if not name:
+        raise ActionRefused("Give the reader a name (shown to coordinators only).", 400)
+    with transaction.atomic():
+        # The study row is locked first, so two submissions of one form are checked one after the other.
+        locked = Study.objects.select_for_update().get(pk=study.pk)
+        if locked.status == StudyStatus.CLOSED:
+            raise ActionRefused("This study is closed; no new readers can join.")
+        if shown_at is not None:
+            again = locked.readers.filter(created_at__gte=shown_at, name=name, email=email, user=user).first()
+            if again is not None:
+                return again, False
+        if any(" ".join(other.split()).casefold() == name.casefold()
+               for other in locked.readers.values_list("name", flat=True)):
+            raise ActionRefused(f"A reader called {name!r} is already invited to this study; give each reader "
+                                "a name of their own.", 400)
+        try:
+            reader = create_reader(locked, name, email, user=user)
+        except ScheduleError as exc:
+            raise ActionRefused(str(exc), 400) from None
+    address = reader.email or (reader.user.email if reader.user else "")
+    if address and link_for is not None:
+        _send_invitation(locked, reader, address, link_for(reader))
+    return reader, True
+
+
+def _send_invitation(study: Study, reader: Reader, address: str, link: str) -> None:
+    from django.core.mail import send_mail
+
+    account = (f"\nThe link opens after you log in to Mirage as {reader.user.get_username()}.\n"
+               if reader.user_id else "")
+    body = (f"Dear {reader.name},\n\nYou are invited to the reader study \"{study.name}\". Your personal link:\n\n"
+            f"{link}\n{account}\nThe link is yours alone: please do not forward it. You can pause and continue "
+            "on any device.\n")
+    try:
+        send_mail(f"Invitation: {study.name}", body, None, [address], fail_silently=False)
+    except OSError as exc:  # the reader exists; the coordinator is told to send the link by hand
+        raise ActionRefused(f"{reader.name} is invited, but the e-mail to {address} could not be sent ({exc}); "
+                            f"send them their link by hand: {link}", 502) from None
+
+
+def revoke_reader(reader: Reader) -> Reader:
+    """Withdraw the invitation link (idempotent: the first withdrawal time is kept)."""
+    Reader.objects.filter(pk=reader.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    reader.refresh_from_db()
+    return reader
+
+
+def exclude_reader(reader: Reader, reason: str = "") -> Reader:
+    """Exclude a reader from the study and its analysis (their answers are kept, marked excluded)."""
+    reason = " ".join(reason.split())[:300] or "excluded by the coordinator"
+    Reader.objects.filter(pk=reader.pk).update(excluded=True, exclusion_reason=reason)
+    reader.refresh_from_db()
+    return reader
+
+
+def remind_reader(reader: Reader, link: str) -> str:
+    """E-mail a reader who can still read their link again; returns the address it went to."""
+    from django.core.mail import send_mail
+
+    study = reader.study
+    email = reader.email or (reader.user.email if reader.user else "")
+    state = ("’s link was withdrawn" if reader.revoked_at else " is excluded" if reader.excluded
+             else " has finished" if reader.finished_at else "")
+    if not state and study.status != StudyStatus.OPEN:
+        state = f": the study is {study.get_status_display().lower()}, so the link would not let them read"
+    if state:
+        raise ActionRefused(f"{reader.name}{state}: no reminder was sent.")
+    if not email:
+        raise ActionRefused(f"{reader.name} has no e-mail address, so no reminder was sent: send them their link "
+                            f"by hand: {link}", 400)
+    try:
+        send_mail(f"Reminder: {study.name}", f"Dear {reader.name},\n\nPlease continue the reading study "
+                  f"\"{study.name}\" here: {link}\n", None, [email], fail_silently=False)
+    except OSError as exc:
+        raise ActionRefused(f"The reminder to {email} could not be sent ({exc}); send them their link by hand: "
+                            f"{link}", 502) from None
+    Reader.objects.filter(pk=reader.pk).update(reminded_at=timezone.now())
+    return email

@@ -5,7 +5,7 @@ from axes.helpers import get_lockout_message
 from django.conf import settings
 from django.db.models import Count, ProtectedError, Q
 from django.http import StreamingHttpResponse
-from django.utils import timezone
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -16,12 +16,12 @@ from rest_framework.response import Response as ApiResponse
 from rest_framework.settings import api_settings
 
 from ..export import csv_lines
-from ..models import Pool, Reader, Response, Study, StudyStatus, Trial, TrialKind
+from ..models import Pool, Reader, Response, Study, Trial, TrialKind
 from ..results import EXCLUSION_CHOICES, study_report
 from ..roles import CoordinatorOrReadOnlyAnalyst, IsAnalyst
 from ..scheduling import ScheduleError
-from ..services import DesignFrozen, copy_study, create_reader, save_design
-from ..views.coordinator import TRANSITIONS
+from ..services import (ActionRefused, DesignFrozen, change_status, copy_study, exclude_reader, invite_reader,
+                        revoke_reader, save_design)
 from .pagination import MAX_INTEGER
 from .serializers import PoolSerializer, ReaderSerializer, ResponseSerializer, StudySerializer, TrialSerializer
 
@@ -94,11 +94,10 @@ class StudyViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], url_path=r"(?P<transition>open|pause|close)")
     def transition(self, request, pk=None, transition=None):
         study = self.get_object()
-        allowed, target = TRANSITIONS[transition]
-        if study.status not in allowed:
-            return ApiResponse({"detail": f"A {study.status} study cannot {transition}."}, status=409)
-        study.status = target
-        study.save(update_fields=["status"])
+        try:
+            change_status(study, transition)
+        except ActionRefused as exc:
+            return ApiResponse({"detail": str(exc)}, status=exc.status)
         return ApiResponse(StudySerializer(study).data)
 
     @extend_schema(request=None, responses=StudySerializer, summary="a draft copy of the study")
@@ -144,22 +143,22 @@ class ReaderViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         study = serializer.validated_data["study"]
-        if study.status == StudyStatus.CLOSED:
-            raise ValidationError("This study is closed; no new readers can join.")
         try:
-            reader = create_reader(study, serializer.validated_data["name"], serializer.validated_data.get("email", ""),
-                                   user=serializer.validated_data.get("user"))
-        except ScheduleError as exc:
-            raise ValidationError(str(exc)) from None
+            reader, _ = invite_reader(study, serializer.validated_data["name"],
+                                      serializer.validated_data.get("email", ""),
+                                      user=serializer.validated_data.get("user"),
+                                      link_for=lambda r: request.build_absolute_uri(
+                                          reverse("reader-start", args=[r.token])))
+        except ActionRefused as exc:
+            return ApiResponse({"detail": str(exc)}, status=exc.status)
+        reader = self.get_queryset().get(pk=reader.pk)
         return ApiResponse(self.get_serializer(reader).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=ReaderSerializer, summary="withdraw the invitation link")
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
-        reader = self.get_object()
-        Reader.objects.filter(pk=reader.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-        reader.refresh_from_db()
-        return ApiResponse(self.get_serializer(reader).data)
+        reader = revoke_reader(self.get_object())
+        return ApiResponse(self.get_serializer(self.get_queryset().get(pk=reader.pk)).data)
 
     @extend_schema(request=ExcludeSerializer, responses=ReaderSerializer, summary="exclude the reader from the study")
     @action(detail=True, methods=["post"])
@@ -167,10 +166,8 @@ class ReaderViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         reader = self.get_object()
         body = ExcludeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        reason = body.validated_data["reason"].strip() or "excluded by the coordinator"
-        Reader.objects.filter(pk=reader.pk).update(excluded=True, exclusion_reason=reason)
-        reader.refresh_from_db()
-        return ApiResponse(self.get_serializer(reader).data)
+        reader = exclude_reader(reader, body.validated_data["reason"])
+        return ApiResponse(self.get_serializer(self.get_queryset().get(pk=reader.pk)).data)
 
 
 class TrialViewSet(viewsets.ReadOnlyModelViewSet):

@@ -6,8 +6,6 @@ from datetime import datetime
 
 from django.contrib import messages
 from django.core import signing
-from django.core.mail import send_mail
-from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,16 +14,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ..forms import InviteForm, PowerForm, StudyForm
-from ..models import Pool, PoolImage, Reader, Study, StudyStatus, TrialKind
+from ..models import Pool, PoolImage, Reader, Study, TrialKind
 from ..roles import coordinator_required
 from ..scheduling import ScheduleError
-from ..services import DesignFrozen, copy_study, create_reader, save_design
-
-TRANSITIONS = {
-    "open": ({StudyStatus.DRAFT, StudyStatus.PAUSED}, StudyStatus.OPEN),
-    "pause": ({StudyStatus.OPEN}, StudyStatus.PAUSED),
-    "close": ({StudyStatus.OPEN, StudyStatus.PAUSED, StudyStatus.DRAFT}, StudyStatus.CLOSED),
-}
+from ..services import (ActionRefused, DesignFrozen, change_status, copy_study, exclude_reader, invite_reader,
+                        remind_reader, revoke_reader, save_design)
 
 
 @coordinator_required
@@ -95,12 +88,12 @@ def study_copy(request, pk: int):
 @require_POST
 def study_status(request, pk: int, action: str):
     study = get_object_or_404(Study, pk=pk)
-    allowed, target = TRANSITIONS.get(action, (set(), None))
-    if target is None or study.status not in allowed:
-        messages.error(request, f"A {study.get_status_display().lower()} study cannot be asked to {action}.")
+    try:
+        change_status(study, action)
+    except ActionRefused as exc:
+        messages.error(request, str(exc))
     else:
-        Study.objects.filter(pk=pk).update(status=target)
-        messages.success(request, f"Study is now {target.label.lower()}.")
+        messages.success(request, f"Study is now {study.get_status_display().lower()}.")
     return redirect("study-detail", pk=pk)
 
 
@@ -171,26 +164,18 @@ def _form_shown_at(request, study: Study) -> datetime | None:
 def reader_invite(request, pk: int):
     """Invite a reader; the same form sent twice (a double click) invites them once."""
     study = get_object_or_404(Study, pk=pk)
-    if study.status == StudyStatus.CLOSED:
-        return _readers_response(request, study, error="This study is closed; no new readers can join.")
     form = InviteForm(request.POST)
     if not form.is_valid():
         return _readers_response(request, study, error=_form_errors(form))
-    details = {"name": form.cleaned_data["name"], "email": form.cleaned_data["email"],
-               "user": form.cleaned_data["username"]}
-    shown_at = _form_shown_at(request, study)
     try:
-        with transaction.atomic():
-            # The study row is locked first, so two submissions of one form are checked one after the other.
-            Study.objects.select_for_update().get(pk=study.pk)
-            reader = (study.readers.filter(created_at__gte=shown_at, **details).first()
-                      if shown_at is not None else None)
-            if reader is None:
-                reader = create_reader(study, details["name"], details["email"], user=details["user"])
-    except ScheduleError as exc:
+        reader, _ = invite_reader(study, form.cleaned_data["name"], form.cleaned_data["email"],
+                                  user=form.cleaned_data["username"], shown_at=_form_shown_at(request, study),
+                                  link_for=lambda r: request.build_absolute_uri(reverse("reader-start", args=[r.token])))
+    except ActionRefused as exc:
         return _readers_response(request, study, error=str(exc))
-    return _readers_response(request, study, notice=f"{reader.name} invited: their personal link is in the table.",
-                             new_form=True)
+    sent = " and their invitation e-mailed" if reader.email or (reader.user and reader.user.email) else ""
+    return _readers_response(request, study, notice=f"{reader.name} invited{sent}: their personal link is in the "
+                                                    "table.", new_form=True)
 
 
 @coordinator_required
@@ -198,35 +183,19 @@ def reader_invite(request, pk: int):
 def reader_action(request, pk: int, reader_pk: int, action: str):
     reader = get_object_or_404(Reader.objects.select_related("study", "user"), pk=reader_pk, study_id=pk)
     study = reader.study
-    now = timezone.now()
-    if action == "revoke":
-        Reader.objects.filter(pk=reader.pk, revoked_at__isnull=True).update(revoked_at=now)
-        return _readers_response(request, study, notice=f"{reader.name}’s link was withdrawn.")
-    if action == "exclude":
-        reason = request.POST.get("reason", "").strip()[:300] or "excluded by the coordinator"
-        Reader.objects.filter(pk=reader.pk).update(excluded=True, exclusion_reason=reason)
-        return _readers_response(request, study, notice=f"{reader.name} is excluded ({reason}).")
-    if action != "remind":
-        return HttpResponse(f"Unknown action {action!r}.", status=400)
-    link = request.build_absolute_uri(reverse("reader-start", args=[reader.token]))
-    email = reader.email or (reader.user.email if reader.user else "")
-    state = ("’s link was withdrawn" if reader.revoked_at else " is excluded" if reader.excluded
-             else " has finished" if reader.finished_at else "")
-    if not state and study.status != StudyStatus.OPEN:
-        state = f": the study is {study.get_status_display().lower()}, so the link would not let them read"
-    if state:
-        return _readers_response(request, study, error=f"{reader.name}{state}: no reminder was sent.")
-    if not email:
-        return _readers_response(request, study, error=f"{reader.name} has no e-mail address, so no reminder was "
-                                                       f"sent: send them their link by hand: {link}")
     try:
-        send_mail(f"Reminder: {study.name}", f"Please continue the reading study here: {link}",
-                  None, [email], fail_silently=False)
-    except OSError as exc:
-        return _readers_response(request, study, error=f"The reminder to {email} could not be sent ({exc}); "
-                                                       f"send them their link by hand: {link}")
-    Reader.objects.filter(pk=reader.pk).update(reminded_at=now)
-    return _readers_response(request, study, notice=f"Reminder sent to {reader.name} ({email}).")
+        if action == "revoke":
+            revoke_reader(reader)
+            return _readers_response(request, study, notice=f"{reader.name}’s link was withdrawn.")
+        if action == "exclude":
+            reader = exclude_reader(reader, request.POST.get("reason", ""))
+            return _readers_response(request, study, notice=f"{reader.name} is excluded ({reader.exclusion_reason}).")
+        if action == "remind":
+            email = remind_reader(reader, request.build_absolute_uri(reverse("reader-start", args=[reader.token])))
+            return _readers_response(request, study, notice=f"Reminder sent to {reader.name} ({email}).")
+    except ActionRefused as exc:
+        return _readers_response(request, study, error=str(exc))
+    return HttpResponse(f"Unknown action {action!r}.", status=400)
 
 
 def _readers_response(request, study: Study, *, error: str | None = None, notice: str | None = None,
@@ -273,12 +242,4 @@ def study_power(request, pk: int):
                             "try an accuracy closer to chance.")
         return render(request, "coordinator/_power.html", context)
     context.update(planned)
-    return render(request, "coordinator/_power.html", context)
-    if math.isnan(power["power"]):
-        context["error"] = ("The planner could not compute the power of this design for that accuracy; "
-                            "try an accuracy closer to chance.")
-        return render(request, "coordinator/_power.html", context)
-    # None (or NaN in the table's float column) when even 200 readers would not do.
-    context.update(power=power, needed=None if needed is None or math.isnan(needed) else int(needed), chance=chance,
-                   images=images, groups=groups, shared=study.case_set == "shared")
     return render(request, "coordinator/_power.html", context)

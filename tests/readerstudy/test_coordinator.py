@@ -336,10 +336,40 @@ def test_an_invitation_sent_twice_from_one_form_invites_one_reader(client, alice
         stamp = response.content.decode().split('name="form_stamp" value="')[1].split('"')[0]
     else:
         stamp = invitation_stamp(client, study)
+    again = client.post(f"/coordinator/studies/{study.pk}/readers/invite/",
+                        {"name": "dr.  gray", "email": "other@example.org", "form_stamp": stamp}, follow=True, **headers)
+    assert Reader.objects.filter(name__iexact="Dr. Gray").count() == 1  # names are unique in a study
+    assert "already invited to this study" in again.content.decode()
     client.post(f"/coordinator/studies/{study.pk}/readers/invite/",
-                {"name": "Dr. Gray", "email": "gray@example.org", "form_stamp": stamp}, **headers)
-    assert Reader.objects.filter(name="Dr. Gray").count() == 2
+                {"name": "Dr. Grey", "email": "grey@example.org", "form_stamp": stamp}, **headers)
+    assert Reader.objects.filter(name__startswith="Dr. Gr").count() == 2
 
+
+def test_an_invitation_with_an_address_is_e_mailed_with_the_personal_link(client, alice, study, mailoutbox):
+    client.force_login(alice)
+    response = client.post(f"/coordinator/studies/{study.pk}/readers/invite/",
+                           {"name": "Dr. Gray", "email": "gray@example.org"}, follow=True)
+    reader = Reader.objects.get(name="Dr. Gray")
+    assert "invited and their invitation e-mailed" in response.content.decode()
+    assert [m.to for m in mailoutbox] == [["gray@example.org"]]
+    assert f"/r/{reader.token}/" in mailoutbox[0].body and study.name in mailoutbox[0].subject
+    client.post(f"/coordinator/studies/{study.pk}/readers/invite/", {"name": "Dr. Hale"})
+    assert len(mailoutbox) == 1  # no address, no e-mail: the link is in the table
+
+
+def test_the_page_and_the_api_refuse_the_same_actions_with_the_same_words(client, alice, study):
+    from rest_framework.authtoken.models import Token
+
+    client.force_login(alice)
+    token = Token.objects.create(user=alice).key
+    api = {"HTTP_AUTHORIZATION": f"Token {token}"}
+    client.post(f"/coordinator/studies/{study.pk}/status/close/")
+    page = client.post(f"/coordinator/studies/{study.pk}/readers/invite/", {"name": "Dr. Gray"}, follow=True)
+    response = client.post("/api/readers/", {"study": study.pk, "name": "Dr. Gray"}, **api)
+    assert response.status_code == 409, response.content
+    assert response.json()["detail"] in page.content.decode()
+    again = client.post(f"/api/studies/{study.pk}/close/", **api)
+    assert again.status_code == 409 and "cannot be asked to close" in again.json()["detail"]
 
 def test_an_invitation_says_who_was_invited(client, alice, study):
     client.force_login(alice)
