@@ -82,20 +82,26 @@ def check_pool(path: str | Path) -> CheckResult:
 
 
 def completeness_problems(manifest: dict) -> list[str]:
-    """Each source (catch sources too) must have exactly one image per resolution, one class and one role."""
+    """Each source (catch sources too) must have exactly one image per resolution, one class and one role.
+
+    A volume is one source with several slices: each of its slices needs one image per resolution.
+    """
     wanted = set(manifest["settings"]["resolutions"])
-    found: dict[str, list[int]] = defaultdict(list)
+    found: dict[str, list[tuple]] = defaultdict(list)
     classes: dict[str, set[str]] = defaultdict(set)
     roles: dict[str, set[str]] = defaultdict(set)
     for image in manifest["images"]:
-        found[image["source_id"]].append(image["resolution"])
+        slice_index = (image.get("volume") or {}).get("slice")
+        found[image["source_id"]].append((slice_index, image["resolution"]))
         classes[image["source_id"]].add(image["class"])
         roles[image["source_id"]].add(_role(image))
     problems = []
     for source_id, sizes in sorted(found.items()):
-        missing = sorted(wanted - set(sizes))
-        if missing:
-            problems.append(f"source {source_id} has no image at {', '.join(map(str, missing))} px")
+        for slice_index in sorted({s for s, _ in sizes}, key=lambda s: -1 if s is None else s):
+            missing = sorted(wanted - {res for s, res in sizes if s == slice_index})
+            if missing:
+                where = "" if slice_index is None else f" (slice {slice_index})"
+                problems.append(f"source {source_id}{where} has no image at {', '.join(map(str, missing))} px")
         if len(sizes) != len(set(sizes)):
             problems.append(f"source {source_id} has more than one image at the same resolution")
         if len(classes[source_id]) > 1:

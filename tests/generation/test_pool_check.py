@@ -215,3 +215,16 @@ def test_a_listed_file_that_cannot_be_read_is_a_problem_not_a_crash(pool):
     problems = verify_files(pool, load_manifest(pool))
     assert problems == [f"{images[0]['file']}: cannot be read (Is a directory)"]
     assert f"{images[0]['file']}: cannot be read (Is a directory)" in check_pool(pool).errors
+
+
+def test_a_volume_with_several_slices_is_one_complete_source():
+    from generation.check import completeness_problems
+
+    images = [{"source_id": "v1", "class": "real", "resolution": res, "volume": {"slice": k}}
+              for k in (3, 7) for res in (32, 64)]
+    manifest = {"settings": {"resolutions": [32, 64]}, "images": images}
+    assert completeness_problems(manifest) == []
+    manifest["images"] = images[:-1]  # slice 7 lacks 64 px
+    assert completeness_problems(manifest) == ["source v1 (slice 7) has no image at 64 px"]
+    manifest["images"] = images + [images[0]]
+    assert "more than one image at the same resolution" in completeness_problems(manifest)[0]
