@@ -5,13 +5,13 @@ A pool's own PNGs stay exactly as built (their hashes are in the manifest), but 
 encoder decisions differ with content, and so between the classes. A reader is sent only a canonical
 re-encoding of the same pixels (`generation.render.canonical_png`), whose size depends on the resolution
 alone. Each is made when its pool is imported, or on first serve for a pool imported before, and kept
-under MEDIA_ROOT/canonical/.
+under an opaque key (readerstudy/storage.py): in MEDIA_ROOT/canonical/, or in an S3 bucket shared by
+every app host. The pool's own files stay where `import_pool` put them, on the host that imported it.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 import shutil
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from generation.check import PROPERTIES, check_pool
 from generation.manifest import ManifestError, load_manifest
 from generation.render import PNG_SIGNATURE, canonical_png
 
+from . import storage
 from .models import Pool, PoolImage
 
 
@@ -50,7 +51,7 @@ def import_pool(directory: Path, name: str, *, copy: bool = True) -> tuple[Pool,
         if existing.audited_properties != audited_properties():
             _reaudit(existing)
         for file in existing.images.values_list("file", flat=True):  # registered before canonical copies
-            if not canonical_path(existing.path / file).is_file():
+            if not storage.exists(canonical_key(existing.path / file)):
                 write_canonical_copy(existing.path / file)
         return existing, False
     if Pool.objects.filter(name=name).exists():
@@ -108,38 +109,40 @@ def _reaudit(pool: Pool) -> None:
 
 # ----------------------------------------------------------------------------- what readers receive
 
-def canonical_path(source: Path) -> Path:
-    """Where the canonical copy of the pool file at `source` (a PoolImage's path) is kept."""
+def canonical_key(source: Path) -> str:
+    """The opaque key of the canonical copy of the pool file at `source` (a PoolImage's path).
+
+    Made from the path the database records, so every app host finds the same copy."""
     digest = hashlib.sha256(os.fsencode(source)).hexdigest()
-    return Path(settings.MEDIA_ROOT) / "canonical" / digest[:2] / f"{digest}.png"
+    return f"canonical/{digest[:2]}/{digest}.png"
+
+
+def canonical_path(source: Path) -> Path:
+    """Where the filesystem storage keeps the canonical copy of the pool file at `source`."""
+    return storage.local_path(canonical_key(source))
 
 
 def write_canonical_copy(source: Path) -> bytes:
-    """Re-encode the pool file at `source` canonically, store it (atomically) and return its bytes."""
-    with Image.open(source) as image:
+    """Re-encode the pool file at `source` canonically, store it (whole or not at all) and return its bytes."""
+    try:
+        image = Image.open(source)
+    except FileNotFoundError:
+        raise PoolImportError(
+            f"The canonical copy of {source} is missing from {storage.where()} and the pool file is not on "
+            "this host: run `manage.py import_pool` again on the host that holds the pool.") from None
+    with image:
         if image.mode != "L":
             raise PoolImportError(f"{source} is not an 8-bit grayscale PNG (Pillow mode {image.mode}); "
                                   "build the pool with `python -m generation pool build`.")
         data = canonical_png(np.asarray(image))
-    target = canonical_path(source)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Written under a name of its own, then renamed: a reader never gets a half-written file, and two
-    # workers making the same copy at once both leave a whole one.
-    temporary = target.with_name(f".{target.stem}.{secrets.token_hex(8)}.tmp")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+    storage.write(canonical_key(source), data)
     return data
 
 
 def canonical_bytes(source: Path) -> bytes:
     """What a reader receives for the pool file at `source`: its canonical copy, made now if missing."""
-    try:
-        data = canonical_path(source).read_bytes()
-    except FileNotFoundError:
-        return write_canonical_copy(source)
-    if not data.startswith(PNG_SIGNATURE):  # e.g. left empty by a crash before the data reached the disk
+    data = storage.read(canonical_key(source))
+    # Not a PNG: e.g. left empty by a crash before the data reached the disk.
+    if data is None or not data.startswith(PNG_SIGNATURE):
         return write_canonical_copy(source)
     return data

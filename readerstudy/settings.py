@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files from a package: the API docs page needs no CDN
     "django_htmx",
     "axes",
     "readerstudy",
@@ -155,6 +156,28 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Where the canonical copies readers receive are kept (readerstudy/storage.py). "filesystem": under
+# MEDIA_ROOT/canonical/ (several hosts share that folder). "s3": in MIRAGE_S3_BUCKET on an S3-compatible
+# service (MIRAGE_S3_ENDPOINT_URL for one that is not AWS, MIRAGE_S3_REGION), with credentials from the
+# usual AWS variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or the host's role. Either way the app
+# streams the bytes itself: a reader never gets a storage URL.
+MEDIA_STORAGE = os.environ.get("MIRAGE_STORAGE", "filesystem").strip().lower()
+if MEDIA_STORAGE == "s3":
+    from botocore.config import Config as _S3Config
+
+    if not os.environ.get("MIRAGE_S3_BUCKET", "").strip():
+        raise ImproperlyConfigured("MIRAGE_STORAGE=s3 needs MIRAGE_S3_BUCKET, the bucket's name.")
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": os.environ["MIRAGE_S3_BUCKET"].strip(),
+        "endpoint_url": os.environ.get("MIRAGE_S3_ENDPOINT_URL", "").strip() or None,
+        "region_name": os.environ.get("MIRAGE_S3_REGION", "").strip() or None,
+        "default_acl": None,  # the bucket's own policy: private
+        "file_overwrite": True,  # a copy is rewritten under its key, never renamed
+        # An image request waits on the bucket: a stalled one fails within seconds and the page retries.
+        "client_config": _S3Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard"}),
+    }}
+elif MEDIA_STORAGE != "filesystem":
+    raise ImproperlyConfigured(f"MIRAGE_STORAGE={MEDIA_STORAGE!r}: use filesystem (the default) or s3.")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -178,6 +201,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Reader studies of synthetic medical images: pools, studies, readers, trials, responses.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "ImageClassEnum": "readerstudy.models.pool.ImageClass",
         "ReaderAnswerEnum": [("real", "real"), ("synthetic", "synthetic"), ("", "")],

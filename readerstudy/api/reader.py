@@ -123,6 +123,8 @@ class ReaderImageView(ReaderAPIView):
     def get(self, request, token: str, image_token: str):
         # The canonical re-encoding, never the pool's file: its size is the same for every image of a
         # resolution. Fixed headers for every image: nothing that differs by class, source or file.
+        # Streamed from here whether the copy is on this host or on the S3 bucket (readerstudy/storage.py):
+        # never a redirect to the storage, so what the browser receives is the same with either.
         data = canonical_bytes(trial_image_path(token, image_token, request.user))
         response = HttpResponse(data, content_type="image/png")
         response["Cache-Control"] = "private, max-age=86400, immutable"

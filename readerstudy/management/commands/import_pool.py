@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from readerstudy import storage
 from readerstudy.pools import PoolImportError, import_pool
 
 
@@ -13,7 +14,8 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True, help="A name coordinators will recognise.")
         parser.add_argument("--no-copy", action="store_true",
                             help="Serve the files where they are instead of copying them under MIRAGE_MEDIA_ROOT "
-                                 "(the canonical copies readers receive are kept there either way).")
+                                 "(the canonical copies readers receive go to MIRAGE_MEDIA_ROOT, or to the S3 "
+                                 "bucket with MIRAGE_STORAGE=s3, either way).")
 
     def handle(self, *args, pool: Path, name: str, no_copy: bool, **options):
         if not (pool / "manifest.json").is_file():
@@ -24,6 +26,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         n = registered.images.count()
         verb = "Imported" if created else "Already imported"
-        self.stdout.write(self.style.SUCCESS(f"{verb} pool {registered.name!r} (id {registered.pk}, {n} images)."))
+        self.stdout.write(self.style.SUCCESS(f"{verb} pool {registered.name!r} (id {registered.pk}, {n} images; "
+                                             f"the copies readers receive are in {storage.where()})."))
         for warning in registered.audit_warnings:
             self.stdout.write(self.style.WARNING(f"WARNING: {warning}"))
