@@ -109,7 +109,7 @@ def write_sources(
             train_seconds = MAX_TRAIN_SECONDS
 
     # Real phantoms at the generator's own size, so both classes reach the pool equally sharp.
-    size = load_generator(checkpoint).config.image_size if checkpoint is not None else GanConfig.image_size
+    size = load_generator(checkpoint).resolution if checkpoint is not None else GanConfig.image_size
     sources = out / "sources"
     for folder in (sources / "real", sources / "synthetic"):
         if folder.is_dir():  # left by an interrupted run, perhaps with another count: start afresh
@@ -136,5 +136,6 @@ def _train_on_phantoms(real_dir: Path, out_dir: Path, size: int, seconds: float,
     from generation.gan.config import GanConfig
     from generation.gan.train import train
 
-    config = GanConfig(image_size=size, seconds=seconds, seed=seed)
+    # The shipped checkpoint's recipe (generation/checkpoints/README.md): a DCGAN, no augmentation.
+    config = GanConfig(arch="dcgan", augment="off", image_size=size, seconds=seconds, seed=seed)
     return train(load_image_folder(real_dir, size), config, out_dir, log=log)
