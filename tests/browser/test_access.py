@@ -1,7 +1,6 @@
 """The reading screen for everyone: mouse only, screen-reader names, visible focus, sufficient contrast.
 
-Issue #5: "works with a mouse only too" and "Accessible: visible focus, screen-reader labels for the buttons,
-sufficient contrast". Each test checks what a reader meets on the real page in Chromium: clicks that really
+Each test checks what a reader meets on the real page in Chromium: clicks that really
 land (Playwright's clicks are mouse events at the element's position, refused when something covers it), the
 names Chromium's accessibility tree gives a screen reader, the focus ring of the computed style, and the
 colours that are actually painted.
@@ -15,9 +14,7 @@ import pytest
 from readerstudy.models import Response, Study, StudyStatus
 from readerstudy.services import create_reader
 
-from .test_designs import wait_ready
-from .test_reading import current_trial, start, stored_answers
-from .test_screen import ANSWERABLE, src
+from .reader_helpers import ANSWERABLE, current_trial, src, start, stored_answers, wait_ready
 
 pytestmark = [pytest.mark.browser]
 reading = pytest.mark.django_db(transaction=True)

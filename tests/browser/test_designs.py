@@ -8,17 +8,9 @@ import pytest
 from readerstudy.models import Response, Trial
 from readerstudy.services import create_reader
 
-from .test_reading import start
+from .reader_helpers import start, wait_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def wait_ready(page, previous):
-    page.wait_for_function(
-        "prev => { const i = document.querySelector('#images img'); if (!i || i.getAttribute('src') === prev)"
-        " return false; const b = document.querySelector('#images button.choice, #controls button');"
-        " return b && !b.disabled; }", arg=previous)
-    return page.locator("#images img").first.get_attribute("src")
 
 
 def test_forced_choice_by_number_keys_and_arrows(page, live_server, make_study):

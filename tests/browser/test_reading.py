@@ -5,50 +5,12 @@ import re
 
 import pytest
 
-from readerstudy.models import Response, Trial
+from readerstudy.models import Response
 from readerstudy.services import create_reader
 
+from .reader_helpers import current_trial, start, stored_answers, wait_for_new_image
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def start(page, live_server, reader, consent: bool = False):
-    page.goto(f"{live_server.url}/r/{reader.token}/")
-    page.select_option("#id_role", "radiologist")
-    page.fill("#id_years_experience", "12")
-    page.fill("#id_subspecialty", "thoracic")
-    if consent:
-        page.check("#id_consent")
-    page.click("text=Start reading")
-    page.wait_for_url(re.compile(r"/read/$"))
-
-
-def current_trial(page) -> Trial:
-    """The trial on screen, known to the test through the database (the page never says)."""
-    src = page.locator("#images img").first.get_attribute("src")
-    image_token = src.rstrip("/").split("/")[-1]
-    return Trial.objects.get(images__token=image_token)
-
-
-def stored_answers(reader, n: int, timeout: float = 10.0, page=None):
-    """The reader's responses once n are in the database (the page shows the next trial before the ack).
-
-    Pass the page when it has route handlers: they run only while Playwright has control."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while Response.objects.filter(trial__reader=reader).count() < n and time.monotonic() < deadline:
-        if page is not None:
-            page.wait_for_timeout(50)
-        else:
-            time.sleep(0.05)
-    return list(Response.objects.filter(trial__reader=reader).order_by("trial__index"))
-
-
-def wait_for_new_image(page, previous_src: str | None):
-    page.wait_for_function(
-        "prev => { const i = document.querySelector('#images img'); return i && i.getAttribute('src') !== prev"
-        " && !document.querySelector('#controls button').disabled; }",
-        arg=previous_src)
 
 
 def test_a_reader_answers_every_trial_by_keyboard_and_each_answer_is_stored_once(page, live_server, study):

@@ -10,18 +10,9 @@ import pytest
 from readerstudy.models import Response, Trial
 from readerstudy.services import create_reader
 
-from .test_reading import current_trial, start, stored_answers, wait_for_new_image
+from .reader_helpers import ANSWERABLE, IMAGE_UP, current_trial, src, start, stored_answers, wait_for_new_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-IMAGE_UP = "() => !!document.querySelector('#images img')"
-ANSWERABLE = ("() => !!document.querySelector('#images img')"
-              " && !document.querySelector('#images button.choice, #controls button').disabled")
-
-
-def src(page) -> str:
-    return page.locator("#images img").first.get_attribute("src")
-
 
 # ---------------------------------------------------------------- pause and the viewing clock
 
