@@ -152,6 +152,29 @@ class Study(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def design_fields_that_apply(self) -> list[str]:
+        """The design fields that mean something for this study's design and options (for its summary)."""
+        skip = set()
+        if self.design != Design.CHOICE:
+            skip |= {"alternatives", "odd_class"}
+        else:
+            skip |= {"synthetic_fraction", "tell_ratio", "confidence_scale"}
+        if self.design != Design.RATING:
+            skip |= {"rating_labels", "rating_ask_class"}
+        else:
+            skip |= {"confidence_scale"}
+        if self.exposure_mode in ("none", "staircase"):
+            skip |= {"exposure_levels_ms"} | ({"exposure_ms"} if self.exposure_mode == "none" else set())
+        elif self.exposure_mode == "fixed":
+            skip |= {"exposure_levels_ms"}
+        else:
+            skip |= {"exposure_ms"}
+        if not self.practice_trials:
+            skip |= {"practice_feedback", "practice_pass_mark"}
+        if self.time_limit_ms is None:
+            skip |= {"min_view_ms"} if not self.min_view_ms else set()
+        return [f for f in self.DESIGN_FIELDS if f not in skip and hasattr(self, f)]
+
     @property
     def is_frozen(self) -> bool:
         return self.frozen_at is not None

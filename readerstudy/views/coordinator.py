@@ -1,6 +1,7 @@
 """Coordinator pages: pools, study design, invitations and live progress (htmx fragments)."""
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ..forms import InviteForm, PowerForm, StudyForm
+from ..markdown import render_markdown
 from ..models import Pool, PoolImage, Reader, Study, TrialKind
 from ..roles import coordinator_required
 from ..scheduling import ScheduleError
@@ -40,7 +42,11 @@ def pool_detail(request, pk: int):
         column = "catch" if row["role"] == "catch" else row["image_class"]
         table.setdefault(row["resolution"], {})[column] = row["n"]
     largest = max(table) if table else None
-    samples = pool.images.filter(resolution=largest).order_by("image_class", "uid")[:24] if largest else []
+    samples = []
+    if largest:  # both classes side by side (ordered by class, the first 24 were all real)
+        by_class = [list(pool.images.filter(resolution=largest, image_class=c, role="main").order_by("uid")[:12])
+                    for c in ("real", "synthetic")]
+        samples = [image for pair in itertools.zip_longest(*by_class) for image in pair if image is not None]
     return render(request, "coordinator/pool_detail.html", {"pool": pool, "table": sorted(table.items()),
                                                             "samples": samples})
 
@@ -107,7 +113,7 @@ def _reader_rows(study: Study):
 @coordinator_required
 def study_detail(request, pk: int):
     study = get_object_or_404(Study.objects.select_related("pool"), pk=pk)
-    config = [(study._meta.get_field(f).verbose_name, _display(study, f)) for f in Study.DESIGN_FIELDS]
+    config = [(study._meta.get_field(f).verbose_name, _display(study, f)) for f in study.design_fields_that_apply()]
     return render(request, "coordinator/study_detail.html", {
         "study": study, "config": config, "readers": _reader_rows(study), "invite_form": InviteForm(),
         "invite_stamp": _invite_stamp(study), "layout_warnings": study.layout_warnings(),
@@ -115,6 +121,8 @@ def study_detail(request, pk: int):
 
 
 def _display(study: Study, field: str):
+    if field in ("instructions", "consent"):
+        return render_markdown(getattr(study, field)) if getattr(study, field) else "—"
     value = getattr(study, field)
     getter = getattr(study, f"get_{field}_display", None)
     if getter is not None:

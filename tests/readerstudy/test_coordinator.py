@@ -303,7 +303,7 @@ def test_the_dashboard_links_to_the_coordinator_pages_of_studies_and_pools(clien
     detail = client.get(f"/coordinator/studies/{study.pk}/").content.decode()
     assert f'action="/coordinator/studies/{study.pk}/copy/"' in detail
     assert f'href="/coordinator/pools/{study.pool_id}/"' in detail
-    assert "/api/" not in detail
+    assert "/api/" not in detail.replace('href="/api/docs/"', "")
 
 
 
@@ -401,3 +401,21 @@ def test_a_design_field_outside_the_forms_fieldsets_is_still_on_the_page(client,
                                                  for legend, names in StudyForm.FIELDSETS])
     page = client.get("/coordinator/studies/new/").content.decode()
     assert "More settings" in page and page.count('name="blank_ms"') == 1
+
+
+def test_the_study_summary_shows_only_what_applies_and_renders_markdown(client, alice, make_study):
+    client.force_login(alice)
+    study = make_study(design="single", instructions="Look **carefully**.")
+    page = client.get(f"/coordinator/studies/{study.pk}/").content.decode()
+    assert "<strong>carefully</strong>" in page and "**carefully**" not in page
+    assert "<th>Synthetic fraction</th>" in page
+    assert "<th>Alternatives</th>" not in page and "<th>Rating labels</th>" not in page
+    choice = make_study(design="choice", alternatives=3)
+    page = client.get(f"/coordinator/studies/{choice.pk}/").content.decode()
+    assert "<th>Alternatives</th>" in page and "<th>Synthetic fraction</th>" not in page
+
+
+def test_the_pool_page_shows_samples_of_both_classes(client, alice, study):
+    client.force_login(alice)
+    samples = client.get(f"/coordinator/pools/{study.pool.pk}/").context["samples"]
+    assert [image.image_class for image in samples[:4]] == ["real", "synthetic", "real", "synthetic"]

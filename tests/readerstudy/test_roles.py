@@ -96,3 +96,13 @@ def test_reader_pages_are_never_kept_by_the_browser(client, study, charlie):
         assert {"no-store", "no-cache", "must-revalidate", "private"} <= set(
             response["Cache-Control"].replace(" ", "").split(",")), url
         assert response["Pragma"] == "no-cache", url
+
+
+def test_the_api_docs_page_is_served_from_the_package_without_a_cdn(client, alice):
+    client.force_login(alice)
+    page = client.get("/api/docs/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "swagger-ui" in html and "/static/drf_spectacular_sidecar/" in html
+    assert "cdn" not in html.lower() and "https://" not in html.split("<body")[0]
+    assert 'href="/api/docs/"' in client.get("/coordinator/").content.decode()
