@@ -312,6 +312,9 @@ def ustat_mrmc(df: pd.DataFrame, *, kernel: str = "auc") -> UStatMRMC:
                 marg[(m, s)] = block.marginal(s)
         # A reader's block is full (every pair of the reader's cases is evaluated) and equally weighted,
         # so the count and weight sums are products of the shared and the other axes' sizes.
+        # Most readers never see one case at two modalities: then only the reader is shared across them.
+        seen = np.concatenate([np.unique(np.concatenate(blocks[(r, m)].index)) for m in mods])
+        shares_cases = len(mods) > 1 and np.unique(seen).size < seen.size
         for m, n in itertools.product(mods, mods):
             bm, bn = blocks[(r, m)], blocks[(r, n)]
             common = []
@@ -319,6 +322,8 @@ def ustat_mrmc(df: pd.DataFrame, *, kernel: str = "auc") -> UStatMRMC:
                 ia, ib = bm.index[a], bn.index[a]
                 if m == n:
                     common.append((slice(None), slice(None), ia.size))
+                elif not shares_cases:
+                    common.append((None, None, 0))
                 else:
                     _, pa, pb = np.intersect1d(ia, ib, assume_unique=True, return_indices=True)
                     common.append((pa, pb, pa.size))
