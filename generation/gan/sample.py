@@ -300,6 +300,9 @@ def regenerate(manifest_path: Path | str, entry: dict | int, *, source=None) -> 
 
 
 def _reopen(record: dict, device: str | None):
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("these images were drawn on CUDA: draw them again on a machine with a GPU (on the CPU "
+                         "the same seeds give images within 1e-4, whose 8-bit pixels may differ by 1)")
     if record["kind"] in ("checkpoint", "torchscript"):
         if file_sha256(record["path"]) != record["sha256"]:
             raise ValueError(f"{record['path']} has changed since the images were drawn (its sha256 differs)")
