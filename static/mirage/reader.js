@@ -118,12 +118,12 @@
   const FRAME = display.design === "choice" ? 6 : 0;  // button.choice border, both sides
 
   function room() {
-    // The stage's size with every optional control on screen (they appear only after the first choice).
-    const optional = [classAfter, confidenceBox, reasonBox, confirmHint].filter((el) => el && el.hidden);
-    optional.forEach((el) => { el.hidden = false; el.style.visibility = "hidden"; });
-    const box = { width: stage.clientWidth, height: stage.clientHeight };
-    optional.forEach((el) => { el.hidden = true; el.style.visibility = ""; });
-    return box;
+    // Every optional control has its room on the page from the start (concealed until the first choice).
+    return { width: stage.clientWidth, height: stage.clientHeight };
+  }
+
+  function reveal(element, on) {
+    if (element) element.classList.toggle("concealed", !on);
   }
 
   function showSizeNotice() {
@@ -358,14 +358,14 @@
   function afterPrimary(confirmNeeded) {
     markSelected();
     if (needsConfidence()) {
-      confidenceBox.hidden = false;
+      reveal(confidenceBox, true);
       if (display.confidence_scale === "100") $("confidence-range").focus();
     }
-    if (reasonBox) reasonBox.hidden = false;
+    reveal(reasonBox, true);
     if (!confirmNeeded && ready() && !reasonBox) {
       submit(false);
     } else {
-      confirmHint.hidden = false;
+      reveal(confirmHint, true);
     }
   }
 
@@ -391,7 +391,7 @@
     if (!accepting || display.design !== "rating" || rating < 1 || rating > display.rating_labels.length) return;
     choice.rating = rating;
     if (classAfter) {
-      classAfter.hidden = false;  // then "real or synthetic?", answered with R / S
+      reveal(classAfter, true);  // then "real or synthetic?", answered with R / S
       markSelected();
       return;
     }
@@ -402,7 +402,7 @@
     if (!accepting || !needsConfidence() || !primaryChosen()) return;
     choice.confidence = value;
     markSelected();
-    confirmHint.hidden = false;
+    reveal(confirmHint, true);
   }
 
   function markSelected() {
@@ -424,13 +424,8 @@
   }
 
   function hideConfirmation() {
-    confirmHint.hidden = true;
-    if (classAfter) classAfter.hidden = true;
-    if (confidenceBox) confidenceBox.hidden = true;
-    if (reasonBox) {
-      reasonBox.hidden = true;
-      $("reason").value = "";
-    }
+    [confirmHint, classAfter, confidenceBox, reasonBox].forEach((el) => reveal(el, false));
+    if (reasonBox) $("reason").value = "";
     markSelected();
   }
 
