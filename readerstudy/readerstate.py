@@ -6,7 +6,31 @@ from typing import Any
 from django.urls import reverse
 
 from .models import Reader, StudyStatus
+from .models.study import ExposureMode
 from .services import mark_served, pending_trials, progress, reader_score, trial_payload
+
+# A timed image comes after a countdown (3, 2, 1, each this long) and is replaced by a noise mask held this
+# long: the page runs them with these numbers.
+COUNTDOWN_FROM = 3
+COUNTDOWN_STEP_MS = 400
+MASK_MS = 500
+
+
+def trial_rules(reader: Reader) -> dict[str, dict[str, Any]]:
+    """What each kind of trial asks and allows, as the server checks it when the answer arrives.
+
+    The page follows these and never works them out itself: practice has no time limit and asks no
+    confidence; practice feedback is the server's verdict; a staircase exposure is decided only when its
+    trial becomes the current one, so the page shows such a trial only once the server has sent it so.
+    """
+    study = reader.study
+    decided_when_current = study.exposure_mode == ExposureMode.STAIRCASE
+    return {
+        "practice": {"time_limit_ms": None, "asks_confidence": False, "feedback": study.practice_feedback,
+                     "exposure_set_when_current": decided_when_current},
+        "main": {"time_limit_ms": study.time_limit_ms, "asks_confidence": study.confidence_scale != "off",
+                 "feedback": False, "exposure_set_when_current": decided_when_current},
+    }
 
 
 def display_settings(reader: Reader) -> dict[str, Any]:
@@ -23,9 +47,10 @@ def display_settings(reader: Reader) -> dict[str, Any]:
         "rating_labels": study.rating_labels,
         "rating_ask_class": study.rating_ask_class,
         "min_view_ms": study.min_view_ms,
-        "time_limit_ms": study.time_limit_ms,
-        "exposure_mode": study.exposure_mode,
-        "practice_feedback": study.practice_feedback,
+        "countdown_from": COUNTDOWN_FROM,
+        "countdown_step_ms": COUNTDOWN_STEP_MS,
+        "mask_ms": MASK_MS,
+        "rules": trial_rules(reader),
     }
 
 
