@@ -5,12 +5,12 @@ from typing import Any
 
 from django.urls import reverse
 
-from .models import Reader, StudyStatus
+from .models import Design, Reader, StudyStatus, TrialKind
 from .models.study import ExposureMode
-from .services import mark_served, pending_trials, progress, reader_score, trial_payload
+from .services import exposure_for, mark_served, pending_trials, progress, reader_score, trial_payload
 
 # A timed image comes after a countdown (3, 2, 1, each this long) and is replaced by a noise mask held this
-# long: the page runs them with these numbers.
+# long. The page runs them; the invitation page describes them: both read these numbers.
 COUNTDOWN_FROM = 3
 COUNTDOWN_STEP_MS = 400
 MASK_MS = 500
@@ -52,6 +52,32 @@ def display_settings(reader: Reader) -> dict[str, Any]:
         "mask_ms": MASK_MS,
         "rules": trial_rules(reader),
     }
+
+
+def briefing(reader: Reader) -> dict[str, Any]:
+    """What the invitation page tells a reader about timing and the practice pass mark, before practice."""
+    study = reader.study
+    first_practice = reader.trials.filter(kind=TrialKind.PRACTICE).order_by("index").first()
+    gate = study.practice_trials > 0 and study.practice_pass_mark > 0
+    return {
+        "exposure_mode": study.exposure_mode,
+        "timed": study.exposure_mode != ExposureMode.NONE,
+        "exposure_ms": study.exposure_ms,
+        "exposure_levels_ms": sorted(study.exposure_levels_ms),
+        "practice_timed": first_practice is not None and exposure_for(first_practice, reader) is not None,
+        "countdown": ", ".join(str(n) for n in range(COUNTDOWN_FROM, 0, -1)),
+        "countdown_s": _seconds(COUNTDOWN_FROM * COUNTDOWN_STEP_MS),
+        "mask_s": _seconds(MASK_MS),
+        "time_limit_s": _seconds(study.time_limit_ms) if study.time_limit_ms else None,
+        "min_view_s": _seconds(study.min_view_ms) if study.min_view_ms else None,
+        "practice_trials": study.practice_trials,
+        "pass_mark_percent": round(study.practice_pass_mark * 100) if gate else None,
+        "pass_mark_per_class": study.design != Design.CHOICE,
+    }
+
+
+def _seconds(ms: int) -> str:
+    return f"{ms / 1000:g}"
 
 
 def reader_state(reader: Reader) -> dict[str, Any]:

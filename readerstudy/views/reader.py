@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 from ..forms import QuestionnaireForm
 from ..markdown import render_markdown
 from ..models import Reader, ReadingSession
-from ..readerstate import display_settings, reader_state
+from ..readerstate import briefing, display_settings, reader_state
 from ..services import ReadingError, reader_for_token, reader_score, start_reading
 
 
@@ -65,6 +65,7 @@ def start(request, token: str):
     return render(request, "reader/start.html", {
         "reader": reader, "study": study, "form": form,
         "instructions": render_markdown(study.instructions), "consent": render_markdown(study.consent),
+        "briefing": briefing(reader),
         "ratio": f"{round((1 - study.synthetic_fraction) * 100)}% real, {round(study.synthetic_fraction * 100)}% synthetic",
     }, status=400 if request.method == "POST" else 200)
 
