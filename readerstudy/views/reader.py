@@ -10,9 +10,10 @@ from django.views.decorators.http import require_http_methods
 
 from ..forms import QuestionnaireForm
 from ..markdown import render_markdown
-from ..models import Reader, ReadingSession
+from ..models import Design, Reader, ReadingSession
 from ..readerstate import briefing, display_settings, reader_state
-from ..services import ReadingError, reader_for_token, reader_score, start_reading
+from ..services import (ReadingError, check_invitation, practice_gate, reader_for_token, reader_score,
+                        start_reading)
 
 
 def reader_page(view):
@@ -30,12 +31,34 @@ def reader_page(view):
     return wrapped
 
 
-def _error_page(request, exc: ReadingError):
+def _error_page(request, token: str, exc: ReadingError):
     if exc.status == 401:  # an invitation made to an account: log in first
         from django.contrib.auth.views import redirect_to_login
 
         return redirect_to_login(request.get_full_path())
+    failed = _failed_practice(request, token)
+    if failed is not None:
+        return render(request, "reader/practice_failed.html", failed, status=exc.status)
     return render(request, "reader/error.html", {"message": exc.message}, status=exc.status)
+
+
+def _failed_practice(request, token: str) -> dict | None:
+    """What the page about a missed practice pass mark shows, when that is why this reader cannot go on."""
+    reader = Reader.objects.select_related("study").filter(token=token).first()
+    if reader is None or not reader.excluded:
+        return None
+    try:  # the invitation's other doors still apply: its account, and a withdrawn link
+        check_invitation(reader.user_id, reader.revoked_at is not None, False, request.user,
+                         account_bound=reader.account_bound)
+    except ReadingError:
+        return None
+    gate = practice_gate(reader)
+    if gate is None or gate["passed"]:
+        return None
+    study = reader.study
+    return {"study": study, "pass_mark_percent": round(study.practice_pass_mark * 100),
+            "per_class": study.design != Design.CHOICE,
+            "rates": [(cls, round(rate * 100)) for cls, rate in sorted(gate["rates"].items())]}
 
 
 @reader_page
@@ -53,7 +76,7 @@ def start(request, token: str):
     try:
         reader = reader_for_token(token, request.user)
     except ReadingError as exc:
-        return _error_page(request, exc)
+        return _error_page(request, token, exc)
     study = reader.study
     if reader.started_at is not None:
         return redirect("reader-read", token=token)
@@ -75,7 +98,7 @@ def read(request, token: str):
     try:
         reader = reader_for_token(token, request.user)
     except ReadingError as exc:
-        return _error_page(request, exc)
+        return _error_page(request, token, exc)
     if reader.started_at is None:
         return redirect("reader-start", token=token)
     ReadingSession.objects.create(reader=reader, user_agent=request.headers.get("User-Agent", "")[:400])
@@ -92,7 +115,7 @@ def done(request, token: str):
     try:
         reader = reader_for_token(token, request.user)
     except ReadingError as exc:
-        return _error_page(request, exc)
+        return _error_page(request, token, exc)
     state = reader_state(reader)
     if not state["finished"]:
         return redirect("reader-read", token=token)

@@ -1,0 +1,64 @@
+"""Practice in a real browser: the pass mark's verdict on its own page, timed practice, forced-choice feedback."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from readerstudy.models import Reader
+from readerstudy.services import create_reader
+
+from .reader_helpers import current_trial, start, stored_answers, wait_for_new_image
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# Every text the message line under the images shows, kept in sessionStorage (it survives leaving the page).
+RECORD_MESSAGES = """
+addEventListener('DOMContentLoaded', () => {
+  const line = document.getElementById('feedback');
+  if (!line) return;
+  new MutationObserver(() => {
+    const said = JSON.parse(sessionStorage.getItem('mirage-said') || '[]');
+    said.push(line.textContent);
+    sessionStorage.setItem('mirage-said', JSON.stringify(said));
+  }).observe(line, {childList: true, characterData: true, subtree: true});
+});
+"""
+
+
+def said(page) -> list[str]:
+    return [text for text in page.evaluate("JSON.parse(sessionStorage.getItem('mirage-said') || '[]')") if text]
+
+
+def test_missing_the_practice_pass_mark_ends_on_a_page_that_says_so(page, live_server, make_study):
+    study = make_study(practice_trials=2, practice_pass_mark=1.0, trials_per_resolution=2, resolutions=[64])
+    reader = create_reader(study, "Dr. Unlucky")
+    page.context.add_init_script(RECORD_MESSAGES)
+    start(page, live_server, reader)
+    previous = None
+    for _ in range(2):  # both practice answers wrong
+        wait_for_new_image(page, previous)
+        previous = page.locator("#images img").first.get_attribute("src")
+        page.keyboard.press("s" if current_trial(page).truth == "real" else "r")
+    page.wait_for_url(re.compile(r"/done/$"))
+    assert page.locator("h1").inner_text() == "Practice pass mark not reached"
+    text = " ".join(page.locator("main").inner_text().split())
+    assert "at least 100% correct on the real images and on the synthetic images" in text
+    assert "the study ends here for you" in text
+    assert "Reading stopped" not in page.content()
+    assert said(page).count("Not correct.") == 2, "the last verdict was shown before the page moved on"
+    assert len(stored_answers(reader, 2)) == 2
+    reader.refresh_from_db()
+    assert reader.excluded and reader.exclusion_reason.startswith("failed practice")
+
+    page.goto(f"{live_server.url}/r/{reader.token}/read/")  # the link again: the same page, not an error
+    assert page.locator("h1").inner_text() == "Practice pass mark not reached"
+
+
+def test_a_reader_ended_by_the_coordinator_is_not_told_about_a_pass_mark(page, live_server, make_study):
+    study = make_study(practice_trials=2, practice_pass_mark=0.5, trials_per_resolution=2, resolutions=[64])
+    reader = create_reader(study, "Dr. Ended")
+    Reader.objects.filter(pk=reader.pk).update(excluded=True)
+    page.goto(f"{live_server.url}/r/{reader.token}/")
+    assert page.locator("h1").inner_text() == "Cannot continue"
+    assert "Your participation in this study has ended." in page.locator("main").inner_text()
