@@ -8,7 +8,7 @@ import pytest
 from readerstudy.models import Reader
 from readerstudy.services import create_reader
 
-from .reader_helpers import current_trial, start, stored_answers, wait_for_new_image
+from .reader_helpers import current_trial, start, stored_answers, wait_for_new_image, wait_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -62,3 +62,41 @@ def test_a_reader_ended_by_the_coordinator_is_not_told_about_a_pass_mark(page, l
     page.goto(f"{live_server.url}/r/{reader.token}/")
     assert page.locator("h1").inner_text() == "Cannot continue"
     assert "Your participation in this study has ended." in page.locator("main").inner_text()
+
+
+def state_from_api(page) -> dict:
+    return page.evaluate("""async () => {
+        const url = JSON.parse(document.getElementById('reader-state').textContent).state_url;
+        return (await fetch(url, {headers: {Accept: 'application/json'}})).json();
+    }""")
+
+
+def test_forced_choice_practice_feedback_outlines_the_odd_image_once_answered(page, live_server, make_study):
+    study = make_study(design="choice", alternatives=3, practice_trials=2, display_size=256,
+                       trials_per_resolution=1, resolutions=[64])
+    reader = create_reader(study, "Dr. Odd")
+    start(page, live_server, reader)
+    initial = page.evaluate("JSON.parse(document.getElementById('reader-state').textContent)")
+    assert "practice_answer" not in initial and "odd_position" not in str(initial), "nothing before an answer"
+
+    previous = wait_ready(page, None)
+    trial = current_trial(page)
+    page.keyboard.press(str((trial.odd_position + 1) % 3 + 1))  # a wrong image
+    page.wait_for_function("() => /Not correct/.test(document.getElementById('feedback').textContent)")
+    outlined = page.locator("#images button.choice.odd")
+    assert outlined.count() == 1 and outlined.get_attribute("data-position") == str(trial.odd_position)
+    assert outlined.evaluate("el => getComputedStyle(el).boxShadow") != "none"
+    assert page.locator("#feedback").inner_text() == (
+        f"Not correct: image {trial.odd_position + 1} (outlined) is the {study.odd_class} one.")
+    state = state_from_api(page)
+    assert state["practice_answer"] == {"trial": trial.token, "correct": False, "odd_position": trial.odd_position}
+    assert all(t["token"] != trial.token for t in state["trials"])
+
+    wait_ready(page, previous)
+    second = current_trial(page)
+    assert page.locator("#images button.choice.odd").count() == 0, "the next trial starts without an outline"
+    page.keyboard.press(str(second.odd_position + 1))  # right
+    page.wait_for_function("() => /^Correct/.test(document.getElementById('feedback').textContent)")
+    assert page.locator("#feedback").inner_text() == (
+        f"Correct: image {second.odd_position + 1} (outlined) is the {study.odd_class} one.")
+    assert [a.correct for a in stored_answers(reader, 2)] == [False, True]
