@@ -111,7 +111,8 @@ def test_a_study_from_its_first_invitation_to_its_close(new_page, live_server, a
     page.wait_for_selector("#reader-notices .notice")
     page.wait_for_timeout(500)  # a second invitation, were one sent, would be in by now
     assert list(Reader.objects.values_list("name", flat=True)) == ["Dr. Gray"]
-    assert page.locator("#reader-notices").inner_text() == "Dr. Gray invited: their personal link is in the table."
+    assert page.locator("#reader-notices").inner_text() == ("Dr. Gray invited and their invitation e-mailed: their "
+                                                             "personal link is in the table.")
     assert page.locator("#id_name").input_value() == "", "the form is ready for the next reader"
     page.fill("#id_name", "Dr. Hale")
     page.click("button:has-text('Invite reader')")
@@ -128,9 +129,11 @@ def test_a_study_from_its_first_invitation_to_its_close(new_page, live_server, a
     assert messages(page) == ["Study is now open."]
     page.locator("#readers tbody tr", has_text="Dr. Gray").locator("button:has-text('Remind')").click()
     page.wait_for_function("() => /Reminder sent to Dr. Gray/.test(document.getElementById('reader-notices').textContent)")
-    assert [m.to for m in mailoutbox] == [["gray@example.org"]]
+    # the invitation went out when Dr. Gray was invited, the reminder now
+    assert [(m.subject.split(":")[0], m.to) for m in mailoutbox] == [("Invitation", ["gray@example.org"]),
+                                                                     ("Reminder", ["gray@example.org"])]
     link = page.locator("#readers tbody tr", has_text="Dr. Gray").locator(".link-cell code").inner_text()
-    assert link in mailoutbox[0].body
+    assert link in mailoutbox[0].body and link in mailoutbox[1].body
 
     reader_page = new_page()  # the reader, in a browser of their own, through the invitation link
     reader_page.goto(link)
