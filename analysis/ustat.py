@@ -56,6 +56,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from analysis.mrmc.inputs import _sorted_labels as _labels
+
 KERNELS = {"auc": "empirical AUC", "balanced": "balanced accuracy", "pc": "percent correct"}
 
 
@@ -147,14 +149,6 @@ def interval(estimate: float, variance: float, spread: float | None, n_readers: 
 
 
 # --------------------------------------------------------------------------- input
-
-
-def _labels(values: pd.Series) -> list:
-    unique = list(pd.unique(values))
-    try:
-        return sorted(unique)
-    except TypeError:
-        return unique
 
 
 def _blocks(df: pd.DataFrame, kernel: str):
