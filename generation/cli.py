@@ -13,7 +13,7 @@ from generation.decode import COLOR_CHOICES, FRAME_CHOICES
 from generation.pool import CREATED_BY, PoolError, build_pool
 from generation.render import CROP_CHOICES
 
-PLUGIN_MODULES = ("generation.demo", "generation.gan.cli")
+PLUGIN_MODULES = ("generation.demo", "generation.gan.cli", "generation.quality.cli")
 
 
 def main(argv: list[str] | None = None) -> int:
