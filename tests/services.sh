@@ -27,6 +27,11 @@ else
   echo "NOTICE: no Chromium found (install Debian's chromium): browser tests will be skipped."
 fi
 
+if ! command -v node >/dev/null 2>&1 && _mirage_can_apt; then
+  echo "Installing Node.js for the reading screen's JavaScript unit tests..."
+  _mirage_apt_install nodejs
+fi
+
 if [ -z "${MIRAGE_TEST_POSTGRES_URL:-}" ]; then
   if ! command -v pg_ctlcluster >/dev/null 2>&1 && _mirage_can_apt; then
     echo "Installing PostgreSQL for the PostgreSQL test pass..."
