@@ -97,7 +97,8 @@ def _stages(known: tuple[str, ...]):
         stages = tuple(part.strip() for part in text.split(",") if part.strip())
         unknown = [stage for stage in stages if stage not in known]
         if unknown or not stages:
-            raise argparse.ArgumentTypeError(f"unknown stage(s) {', '.join(unknown) or text!r}; "
+            named = ", ".join(unknown) if unknown else repr(text)
+            raise argparse.ArgumentTypeError(f"unknown stage(s) {named}; "
                                              f"choose from {','.join(known)}")
         return stages
     return parse

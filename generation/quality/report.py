@@ -28,6 +28,7 @@ from generation.quality.inputs import QualityInputError, QualityInputs
 STAGES = ("fidelity", "prdc", "diversity", "memorisation", "usefulness", "machine")
 MIN_IMAGES = 10
 NEAR_COPY = 0.995  # a flagged image this similar to a training image is named in the warnings whatever the count
+NO_LABELS = "the images carry no labels: usefulness is skipped (give --labels or a labelled pool)"
 FORMAT = "mirage-quality/1"
 FLAGGED_FORMAT = "mirage-quality-flagged/1"
 
@@ -92,6 +93,8 @@ def run_report(inputs: QualityInputs, out: str | Path, *, workers: int | None = 
                     entry["usefulness"] = usefulness.usefulness(real, synthetic, seed=seed, steps=steps, progress=bar)
         elif "usefulness" in stages:
             entry["usefulness"] = None
+            if NO_LABELS not in report["notes"]:
+                report["notes"].append(NO_LABELS)
         if "machine" in stages:
             with clock("machine"), _torch_threads(1):
                 with tqdm(total=machine_reader.FOLDS, unit="fold", desc=f"{resolution} px machine reader",

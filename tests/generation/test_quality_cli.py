@@ -148,3 +148,17 @@ def test_the_whole_report_of_a_small_pool_at_two_resolutions(tmp_path):
     responses = tidy.validate(pd.read_csv(out / "machine_reader.csv"))
     assert set(responses["reader"]) == {"machine-cnn", "machine-1nn"}
     assert set(responses["resolution"]) == {32, 64} and set(responses["trial_kind"]) == {"main"}
+
+
+def test_without_labels_usefulness_is_skipped_and_said_so(tmp_path):
+    pool = write_pool(tmp_path / "pool", phantom_set(0, 12, SIZE), phantom_set(100, 12, SIZE))
+    report = run_report(load_inputs(pool, pool), tmp_path / "out", stages=("usefulness", "memorisation"))
+    assert report["resolutions"][0]["usefulness"] is None
+    assert any("usefulness is skipped" in note for note in report["notes"])
+    assert "usefulness is skipped" in (tmp_path / "out" / "quality.html").read_text()
+
+
+def test_an_unknown_stage_is_refused(capsys, tmp_path):
+    assert main(["quality", "--real", str(tmp_path), "--synthetic", str(tmp_path), "--out", str(tmp_path / "o"),
+                 "--stages", "fidelity,speed"]) == 2
+    assert "unknown stage(s) speed" in capsys.readouterr().err
