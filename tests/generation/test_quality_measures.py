@@ -8,7 +8,7 @@ from PIL import Image
 
 from generation.phantoms import draw_phantom, to_uint8
 from generation.quality import fidelity, prdc, stats
-from generation.quality.features import extract_features, image_features, make_extractor
+from generation.quality.features import image_features, make_extractor
 
 
 def test_in_memory_features_equal_frd_scores_own_pipeline_for_a_png(tmp_path):
