@@ -5,6 +5,7 @@ import json
 
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_safe
 
 from ..export import csv_lines
 from ..models import Study, StudyStatus
@@ -18,11 +19,13 @@ def _exclusions(request) -> list[str]:
 
 
 @analyst_required
+@require_safe
 def studies(request):
     return render(request, "analyst/studies.html", {"studies": Study.objects.select_related("pool")})
 
 
 @analyst_required
+@require_safe
 def results(request, pk: int):
     study = get_object_or_404(Study, pk=pk)
     exclusions = _exclusions(request)
@@ -37,6 +40,7 @@ def results(request, pk: int):
 
 
 @analyst_required
+@require_safe
 def responses_csv(request, pk: int):
     study = get_object_or_404(Study, pk=pk)
     response = StreamingHttpResponse(csv_lines(study), content_type="text/csv; charset=utf-8")
@@ -45,6 +49,7 @@ def responses_csv(request, pk: int):
 
 
 @analyst_required
+@require_safe
 def report_json(request, pk: int):
     study = get_object_or_404(Study, pk=pk)
     report = study_report(study, exclusions=_exclusions(request))
@@ -54,6 +59,7 @@ def report_json(request, pk: int):
 
 
 @analyst_required
+@require_safe
 def report_html(request, pk: int):
     """The full report as a page of its own: it opens in the browser, and "Save as" keeps its name."""
     study = get_object_or_404(Study, pk=pk)
@@ -69,6 +75,7 @@ def report_html(request, pk: int):
 
 
 @analyst_required
+@require_safe
 def imrmc(request, pk: int):
     from analysis.tidy import AnalysisInputError
 

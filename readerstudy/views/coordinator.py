@@ -12,7 +12,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from ..forms import InviteForm, PowerForm, StudyForm
 from ..markdown import render_markdown
@@ -24,6 +24,7 @@ from ..services import (ActionRefused, DesignFrozen, change_status, copy_study, 
 
 
 @coordinator_required
+@require_safe
 def dashboard(request):
     studies = Study.objects.select_related("pool").annotate(
         n_readers=Count("readers", distinct=True),
@@ -33,6 +34,7 @@ def dashboard(request):
 
 
 @coordinator_required
+@require_safe
 def pool_detail(request, pk: int):
     pool = get_object_or_404(Pool, pk=pk)
     counts = (pool.images.values("resolution", "image_class", "role").annotate(n=Count("id"))
@@ -52,12 +54,14 @@ def pool_detail(request, pk: int):
 
 
 @coordinator_required
+@require_safe
 def pool_image(request, pk: int, uid: str):
     image = get_object_or_404(PoolImage.objects.select_related("pool"), pool_id=pk, uid=uid)
     return HttpResponse(image.path.read_bytes(), content_type="image/png")
 
 
 @coordinator_required
+@require_http_methods(["GET", "POST"])
 def study_edit(request, pk: int | None = None):
     study = get_object_or_404(Study, pk=pk) if pk else None
     if study is not None and study.is_frozen:
@@ -111,6 +115,7 @@ def _reader_rows(study: Study):
 
 
 @coordinator_required
+@require_safe
 def study_detail(request, pk: int):
     study = get_object_or_404(Study.objects.select_related("pool"), pk=pk)
     config = [(study._meta.get_field(f).verbose_name, _display(study, f)) for f in study.design_fields_that_apply()]
@@ -137,6 +142,7 @@ def _display(study: Study, field: str):
 
 
 @coordinator_required
+@require_safe
 def study_progress(request, pk: int):
     """The readers table, polled by htmx every few seconds on the study page."""
     study = get_object_or_404(Study, pk=pk)
@@ -226,6 +232,7 @@ def _readers_response(request, study: Study, *, error: str | None = None, notice
 
 
 @coordinator_required
+@require_safe
 def study_power(request, pk: int):
     """Power of this design at one resolution for an expected accuracy (htmx fragment on the study page)."""
     from analysis.tidy import AnalysisInputError
