@@ -62,6 +62,8 @@ class PoolViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [CoordinatorOrReadOnlyAnalyst]
 
 
+# Every action takes `format`: the router also serves each route with a suffix (/api/studies/1/copy.json),
+# and passes the suffix to the action.
 class StudyViewSet(viewsets.ModelViewSet):
     queryset = Study.objects.select_related("pool")
     serializer_class = StudySerializer
@@ -92,7 +94,7 @@ class StudyViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses=StudySerializer, summary="open, pause or close the study",
                    operation_id="studies_transition")
     @action(detail=True, methods=["post"], url_path=r"(?P<transition>open|pause|close)")
-    def transition(self, request, pk=None, transition=None):
+    def transition(self, request, pk=None, transition=None, format=None):
         study = self.get_object()
         try:
             change_status(study, transition)
@@ -102,13 +104,13 @@ class StudyViewSet(viewsets.ModelViewSet):
 
     @extend_schema(request=None, responses=StudySerializer, summary="a draft copy of the study")
     @action(detail=True, methods=["post"])
-    def copy(self, request, pk=None):
+    def copy(self, request, pk=None, format=None):
         study = copy_study(self.get_object(), request.user)
         return ApiResponse(StudySerializer(study).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="the analysis report (live while the study runs)")
     @action(detail=True, methods=["get"], permission_classes=[IsAnalyst])
-    def report(self, request, pk=None):
+    def report(self, request, pk=None, format=None):
         exclusions = request.query_params.getlist("exclude")
         unknown = sorted(set(exclusions) - set(dict(EXCLUSION_CHOICES)))
         if unknown:
@@ -118,7 +120,7 @@ class StudyViewSet(viewsets.ModelViewSet):
 
     @extend_schema(responses={(200, "text/csv"): bytes}, summary="all responses as a tidy CSV (streamed)")
     @action(detail=True, methods=["get"], permission_classes=[IsAnalyst], url_path="responses.csv")
-    def responses_csv(self, request, pk=None):
+    def responses_csv(self, request, pk=None, format=None):
         response = StreamingHttpResponse(csv_lines(self.get_object()), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="mirage-study-{pk}-responses.csv"'
         return response
@@ -156,13 +158,13 @@ class ReaderViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(request=None, responses=ReaderSerializer, summary="withdraw the invitation link")
     @action(detail=True, methods=["post"])
-    def revoke(self, request, pk=None):
+    def revoke(self, request, pk=None, format=None):
         reader = revoke_reader(self.get_object())
         return ApiResponse(self.get_serializer(self.get_queryset().get(pk=reader.pk)).data)
 
     @extend_schema(request=ExcludeSerializer, responses=ReaderSerializer, summary="exclude the reader from the study")
     @action(detail=True, methods=["post"])
-    def exclude(self, request, pk=None):
+    def exclude(self, request, pk=None, format=None):
         reader = self.get_object()
         body = ExcludeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
