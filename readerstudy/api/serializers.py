@@ -70,15 +70,27 @@ class StudySerializer(ModelSerializer):
 
 
 class ReaderSerializer(ModelSerializer):
+    """A reader as coordinators see them. Analysts see the reader's code (R001...) in place of the name,
+    and neither e-mail nor account: who read is for coordinators only, as in the exports and reports."""
+
+    code = serializers.CharField(read_only=True)
     invitation_url = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
 
     class Meta:
         model = Reader
-        fields = ["id", "study", "name", "email", "user", "seed", "schedule_version", "revoked_at", "excluded",
-                  "exclusion_reason", "questionnaire", "started_at", "finished_at", "invitation_url", "progress"]
+        fields = ["id", "study", "code", "name", "email", "user", "seed", "schedule_version", "revoked_at",
+                  "excluded", "exclusion_reason", "questionnaire", "started_at", "finished_at", "invitation_url",
+                  "progress"]
         read_only_fields = ["seed", "schedule_version", "revoked_at", "excluded", "exclusion_reason",
                             "questionnaire", "started_at", "finished_at"]
+
+    def to_representation(self, reader: Reader) -> dict:
+        data = super().to_representation(reader)
+        request = self.context.get("request")
+        if request is None or not is_coordinator(request.user):
+            data.update(name=reader.code, email="", user=None)
+        return data
 
     def get_invitation_url(self, reader: Reader) -> str | None:
         request = self.context.get("request")
