@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import AllowAny
@@ -17,9 +17,11 @@ from rest_framework.views import APIView
 from ..models import TrialKind
 from ..pools import canonical_bytes
 from ..readerstate import reader_state
+from ..converters import TokenConverter
 from ..forms import ROLE_CHOICES
 from ..services import (ReadingError, Submission, reader_for_token, start_reading, submit_response,
                         trial_image_path)
+from .schema import MirageSchema
 
 
 class SubmissionSerializer(serializers.Serializer):
@@ -45,6 +47,10 @@ class ReaderAPIView(APIView):
     # script reading on that account's behalf, its API token.
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [AllowAny]
+    schema = MirageSchema()
+    # ReadingError's statuses: 401 an account invitation without its login, 403 the wrong account or an
+    # ended participation, 404 an unknown link, 410 a withdrawn one (409, below: not open, not started).
+    errors = {method: (401, 403, 404, 410) for method in ("get", "post")}
 
     def handle_exception(self, exc):
         if isinstance(exc, ReadingError):
@@ -65,8 +71,14 @@ def _first_error(serializer) -> ApiResponse:
                        status=status.HTTP_400_BAD_REQUEST)
 
 
+def token_parameters(*names: str) -> list[OpenApiParameter]:
+    """Invitation and image tokens in the path: anything else matches no route (Django's 404 page)."""
+    return [OpenApiParameter(name, str, OpenApiParameter.PATH, pattern=f"^{TokenConverter.regex}$")
+            for name in names]
+
+
 class ReaderStartView(ReaderAPIView):
-    @extend_schema(request=StartSerializer, responses={200: OpenApiTypes.OBJECT},
+    @extend_schema(request=StartSerializer, responses={200: OpenApiTypes.OBJECT}, parameters=token_parameters("token"),
                    summary="Answer the reader questionnaire (and consent) before the first trial")
     def post(self, request, token: str):
         reader = reader_for_token(token, request.user)
@@ -82,6 +94,7 @@ class ReaderStartView(ReaderAPIView):
 class ReaderStateView(ReaderAPIView):
     @extend_schema(responses={200: inline_serializer("ReaderState", {"progress": serializers.DictField(),
                                                                        "trials": serializers.ListField()})},
+                   parameters=token_parameters("token"),
                    summary="Progress and the reader's current and next trial")
     def get(self, request, token: str):
         reader = reader_for_token(token, request.user)
@@ -89,7 +102,10 @@ class ReaderStateView(ReaderAPIView):
 
 
 class ReaderResponsesView(ReaderAPIView):
+    errors = {"post": (401, 403, 404, 409, 410)}
+
     @extend_schema(request=SubmissionSerializer, summary="Answer the current trial (idempotent per trial)",
+                   parameters=token_parameters("token"),
                    responses={201: inline_serializer("Ack", {"stored": serializers.BooleanField()}),
                               200: inline_serializer("AckRepeat", {"stored": serializers.BooleanField()})})
     def post(self, request, token: str):
@@ -119,7 +135,10 @@ class ReaderResponsesView(ReaderAPIView):
 
 
 class ReaderImageView(ReaderAPIView):
-    @extend_schema(responses={(200, "image/png"): bytes}, summary="An image of one of the reader's trials")
+    errors = {"get": (401, 403, 404, 409, 410)}
+
+    @extend_schema(responses={(200, "image/png"): bytes}, summary="An image of one of the reader's trials",
+                   parameters=token_parameters("token", "image_token"))
     def get(self, request, token: str, image_token: str):
         # The canonical re-encoding, never the pool's file: its size is the same for every image of a
         # resolution. Fixed headers for every image: nothing that differs by class, source or file.

@@ -7,7 +7,7 @@ from django.db.models import Count, ProtectedError, Q
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
@@ -23,6 +23,7 @@ from ..scheduling import ScheduleError
 from ..services import (ActionRefused, DesignFrozen, change_status, copy_study, exclude_reader, invite_reader,
                         revoke_reader, save_design)
 from .pagination import MAX_INTEGER
+from .schema import MirageSchema
 from .serializers import PoolSerializer, ReaderSerializer, ResponseSerializer, StudySerializer, TrialSerializer
 
 
@@ -45,6 +46,8 @@ class TokenView(ObtainAuthToken):
     # the failures Django's authenticate(request=...) reports (DRF's serializer calls it) and marks this DRF
     # request rather than Django's, so the 429 is answered here, not by its middleware.
     parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+    schema = MirageSchema()
+    errors = {"post": (401, 429)}  # 401: an Authorization header with a token that is not valid
 
     def post(self, request, *args, **kwargs):
         try:
@@ -56,10 +59,15 @@ class TokenView(ObtainAuthToken):
             raise
 
 
+def id_filter(name: str, what: str) -> OpenApiParameter:
+    return OpenApiParameter(name, int, description=f"Only those of this {what} (its numeric id).")
+
+
 class PoolViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Pool.objects.all()
     serializer_class = PoolSerializer
     permission_classes = [CoordinatorOrReadOnlyAnalyst]
+    schema = MirageSchema()
 
 
 # Every action takes `format`: the router also serves each route with a suffix (/api/studies/1/copy.json),
@@ -68,6 +76,9 @@ class StudyViewSet(viewsets.ModelViewSet):
     queryset = Study.objects.select_related("pool")
     serializer_class = StudySerializer
     permission_classes = [CoordinatorOrReadOnlyAnalyst]
+    schema = MirageSchema()
+    # A frozen design, a study with readers (400); a transition the study's status does not allow (409).
+    errors = {"destroy": (400,), "transition": (400, 409), "report": (400,)}
 
     def perform_create(self, serializer):
         serializer.save(created_by=self.request.user)
@@ -102,13 +113,15 @@ class StudyViewSet(viewsets.ModelViewSet):
             return ApiResponse({"detail": str(exc)}, status=exc.status)
         return ApiResponse(StudySerializer(study).data)
 
-    @extend_schema(request=None, responses=StudySerializer, summary="a draft copy of the study")
+    @extend_schema(request=None, responses={201: StudySerializer}, summary="a draft copy of the study")
     @action(detail=True, methods=["post"])
     def copy(self, request, pk=None, format=None):
         study = copy_study(self.get_object(), request.user)
         return ApiResponse(StudySerializer(study).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="the analysis report (live while the study runs)")
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="the analysis report (live while the study runs)",
+                   parameters=[OpenApiParameter("exclude", str, many=True, enum=list(dict(EXCLUSION_CHOICES)),
+                                                description="Leave out the readers or responses of these rules.")])
     @action(detail=True, methods=["get"], permission_classes=[IsAnalyst])
     def report(self, request, pk=None, format=None):
         exclusions = request.query_params.getlist("exclude")
@@ -130,9 +143,12 @@ class ExcludeSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
+@extend_schema_view(list=extend_schema(parameters=[id_filter("study", "study")]))
 class ReaderViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = ReaderSerializer
     permission_classes = [CoordinatorOrReadOnlyAnalyst]
+    schema = MirageSchema()
+    errors = {"create": (409,)}  # a closed study; a name already invited
 
     def get_queryset(self):
         queryset = Reader.objects.select_related("study").annotate(
@@ -172,18 +188,22 @@ class ReaderViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return ApiResponse(self.get_serializer(self.get_queryset().get(pk=reader.pk)).data)
 
 
+@extend_schema_view(list=extend_schema(parameters=[id_filter("reader", "reader")]))
 class TrialViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = TrialSerializer
     permission_classes = [IsAnalyst]
+    schema = MirageSchema()
 
     def get_queryset(self):
         queryset = Trial.objects.prefetch_related("images__image").order_by("reader_id", "index")
         return filter_by_id(queryset, self.request, "reader", "reader_id")
 
 
+@extend_schema_view(list=extend_schema(parameters=[id_filter("study", "study")]))
 class ResponseViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ResponseSerializer
     permission_classes = [IsAnalyst]
+    schema = MirageSchema()
 
     def get_queryset(self):
         queryset = Response.objects.select_related("trial").order_by("trial__reader_id", "trial__index")
