@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client, override_settings
 from PIL import Image
 
@@ -38,6 +38,8 @@ from .leakage import Z, Verdict, digest, pick_accuracy, predictive_power
 # in a run; at 4.0 standard errors (one-sided p = 3e-5 each) chance alone fails a run less than once in
 # a thousand. Everything else is the same in every run (fixed seeds), so it passes or fails for good.
 RANDOM_Z = 4.0
+
+pytestmark = pytest.mark.django_db
 
 RESOLUTIONS = [16, 32]
 
@@ -228,8 +230,9 @@ def _add_truth(seen: list[SeenTrial], reader: Reader) -> None:
             served.image_class, served.uid, served.resolution = ti.image.image_class, ti.image.uid, ti.image.resolution
         trial.masked = {name: _mask(value, tokens) for name, value in (
             ("payload", trial.payload), ("state", {k: v for k, v in trial.state.items() if k != "trials"}),
-            ("ack", {k: v for k, v in trial.ack.items() if k != "state"}), ("html", CSRF.sub(r"\1<csrf>\2", trial.html)),
-            ("image urls", [i.url for i in trial.images]), ("preview", trial.preview))}
+            ("ack", {k: v for k, v in trial.ack.items() if k != "state"}),
+            ("html", CSRF.sub(r"\1<csrf>\2", trial.html)), ("image urls", [i.url for i in trial.images]),
+            ("preview", trial.preview))}
 
 
 def _mask(value, tokens: list[str]):
@@ -445,6 +448,7 @@ def transcripts(django_db_setup, django_db_blocker, telltale_pool_dir, tmp_path_
     read: dict[str, list[SeenTrial]] = {}
     with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media, POOL_ROOT=media / "pools"):
         cache.clear()
+        assert "test" in connection.settings_dict["NAME"], "not the test database"
         with transaction.atomic():
             pool, _ = import_pool(telltale_pool_dir, "Telltale pool", copy=False)
             client = Client()

@@ -1,8 +1,8 @@
 """The people, invitations and URLs of the authorization table (test_authorization_table.py).
 
 One study is read by an invited reader (A), beside a revoked one (R), an excluded one (X) and one invited
-on an account (K, dora's); another study has its own reader (B). People log in as the conftest's alice
-(coordinator), bob (analyst) and charlie (no role), or send alice's API token. Each role holds one
+on an account (K, dora's); another study has its own reader (B). People log in as alice (coordinator),
+bob (analyst) and charlie (no role), named as in the conftest, or send alice's API token. Each role holds one
 invitation (or none: then an unknown token is in the URL) and reaches for one reader's trials: its own,
 or for another study's reader, A's.
 """
@@ -25,7 +25,7 @@ from rest_framework.authtoken.models import Token, TokenProxy
 
 from axes.models import AccessAttempt, AccessFailureLog
 
-from readerstudy.models import Reader, ReadingSession, Response, Study, StudyStatus, Trial
+from readerstudy.models import Reader, ReadingSession, Response, Study, Trial
 from readerstudy.services import Submission, submit_response
 
 from ..readerstudy.helpers import invite

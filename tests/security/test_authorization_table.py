@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import override_settings
 
 from .authz import METHODS, ROLE_NAMES, ROLES, World, check_resolves, fill, outcome, render, send, walk
@@ -260,6 +260,7 @@ def world(django_db_setup, django_db_blocker, small_pool_dir, tmp_path_factory):
     fast = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # as the tests' own settings, from conftest
     with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media, POOL_ROOT=media / "pools",
                                                         PASSWORD_HASHERS=fast):
+        assert "test" in connection.settings_dict["NAME"], "not the test database"
         with transaction.atomic():
             pool, _ = import_pool(small_pool_dir, "Test pool", copy=False)
             people = get_user_model().objects
