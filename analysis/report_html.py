@@ -1,4 +1,4 @@
-"""The study report as one self-contained HTML page a journal reviewer can read.
+"""The study report as one self-contained HTML page: the headline first, then every table and the notes.
 
 It leads with the headline (can readers tell synthetic from real, per resolution, with readers and images
 random), then the trend over resolution, the plots, the design-specific tables with their titles, the

@@ -170,8 +170,11 @@ def study_power(study: Study, *, accuracy: float, readers: int) -> dict[str, Any
     components = components_from_model(accuracy, alternatives=study.alternatives,
                                        design="choice" if choice else "single")
     source = "model"
-    df = responses_frame(study)
-    if not df.empty:
+    # The pilot needs three readers' main answers: counted first, so the page reads the answers only then.
+    answered = (Response.objects.filter(trial__reader__study=study).exclude(trial__kind="practice")
+                .values("trial__reader").distinct().count())
+    df = responses_frame(study) if answered >= 3 else None
+    if df is not None and not df.empty:
         main = main_trials(validate(df))
         main = main[main["correct"].notna()]
         if main["reader"].nunique() >= 3:

@@ -4,10 +4,11 @@ The reading tests import these from here, never from one another.
 """
 from __future__ import annotations
 
-import re
 import time
 
 from readerstudy.models import Response, Trial
+
+from .pages import fill_questionnaire
 
 # A trial's image is on screen / it can be answered.
 IMAGE_UP = "() => !!document.querySelector('#images img')"
@@ -18,13 +19,7 @@ ANSWERABLE = ("() => !!document.querySelector('#images img')"
 def start(page, live_server, reader, consent: bool = False) -> None:
     """Open the invitation, answer the questionnaire (and consent), arrive at the reading screen."""
     page.goto(f"{live_server.url}/r/{reader.token}/")
-    page.select_option("#id_role", "radiologist")
-    page.fill("#id_years_experience", "12")
-    page.fill("#id_subspecialty", "thoracic")
-    if consent:
-        page.check("#id_consent")
-    page.click("text=Start reading")
-    page.wait_for_url(re.compile(r"/read/$"))
+    fill_questionnaire(page, consent)
 
 
 def src(page) -> str:

@@ -201,5 +201,8 @@ def test_a_design_beyond_the_bounds_is_refused_before_any_schedule_is_built(chan
         schedule_trials(POOL, spec, 1)
 
 
-def test_the_largest_allowed_design_is_accepted():
-    validate_spec(ScheduleSpec(trials_per_resolution=1000, practice_trials=200, repeat_trials=500, catch_trials=500))
+def test_the_largest_allowed_design_is_accepted_and_one_more_trial_is_not():
+    largest = ScheduleSpec(trials_per_resolution=1000, practice_trials=200, repeat_trials=500, catch_trials=500)
+    assert validate_spec(largest) is None
+    with pytest.raises(ScheduleError, match="1 to 1,000"):
+        validate_spec(ScheduleSpec(trials_per_resolution=1001))
