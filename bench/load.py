@@ -49,6 +49,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gunicorn_server import stop_server, wait_until_healthy  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://mirage:mirage@127.0.0.1:5432/mirage"
 REQUEST_TIMEOUT_S = 30
@@ -164,34 +167,9 @@ def start_server(env: dict[str, str], port: int, args, log: Path) -> subprocess.
     with open(log, "wb") as out:
         server = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
                                   start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SetupError(f"gunicorn exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        if len(worker_pids(server.pid)) == args.workers:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                connection.request("GET", "/health/")
-                if connection.getresponse().status == 200:
-                    connection.close()
-                    return server
-            except OSError:
-                pass
-        time.sleep(0.1)
-    raise SetupError(f"gunicorn did not answer on port {port} within 30 s:\n{log.read_text()[-3000:]}")
-
-
-def stop_server(server: subprocess.Popen | None) -> None:
-    if server is None or server.poll() is not None:
-        return
-    try:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=10)
-    except ProcessLookupError:
-        pass
+    # Every worker up before timing starts, so start-up CPU is not counted.
+    return wait_until_healthy(server, port, log, ready=lambda: len(worker_pids(server.pid)) == args.workers,
+                              error=SetupError)
 
 
 def worker_pids(master: int) -> list[int]:
@@ -623,7 +601,7 @@ def main() -> int:
               f"gunicorn --workers {args.workers} --threads {args.threads} on 127.0.0.1:{port}, database "
               f"{redact(database_url)}.", flush=True)
         outcome = drive(args, port, server.pid, tokens, trials, urlsplit(database_url).path.lstrip("/"))
-        stop_server(server)
+        stop_server(server, grace=20)
         problems = compare_with_database(study_id, outcome["acks"])
         log = (tmp / "gunicorn.log").read_text(errors="replace")
         return report(args, outcome, problems, trials, log)
@@ -631,7 +609,7 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
-        stop_server(server)
+        stop_server(server, grace=20)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if args.keep:

@@ -40,6 +40,9 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gunicorn_server import stop_server, wait_until_healthy  # noqa: E402
 
 RESOLUTIONS = (32, 64, 128, 256)
 CHROMIUM = os.environ.get("MIRAGE_CHROMIUM", "/usr/bin/chromium")
@@ -205,33 +208,7 @@ def start_server(env: dict[str, str], port: int, args, log: Path) -> subprocess.
     with open(log, "wb") as out:
         server = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
                                   start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/health/")
-            if connection.getresponse().status == 200:
-                connection.close()
-                return server
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"gunicorn did not answer on port {port} within 30 s:\n{log.read_text()[-3000:]}")
-
-
-def stop_server(server: subprocess.Popen | None) -> None:
-    if server is None or server.poll() is not None:
-        return
-    try:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=10)
-    except ProcessLookupError:
-        pass
+    return wait_until_healthy(server, port, log)
 
 
 # ----------------------------------------------------------------------------- 1. HTTP
