@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .api import reader as reader_api
 from .converters import TokenConverter
-from .views import analyst, coordinator, home, reader
+from .views import analyst, coordinator, home, pools, reader
 
 register_converter(TokenConverter, "token")
 
@@ -28,8 +28,8 @@ urlpatterns = [
          name="api-reader-image"),
     # Coordinator pages.
     path("coordinator/", coordinator.dashboard, name="dashboard"),
-    path("coordinator/pools/<int:pk>/", coordinator.pool_detail, name="pool-detail"),
-    path("coordinator/pools/<int:pk>/images/<token:uid>.png", coordinator.pool_image, name="pool-image"),
+    path("coordinator/pools/<int:pk>/", pools.pool_detail, name="pool-detail"),
+    path("coordinator/pools/<int:pk>/images/<token:uid>.png", pools.pool_image, name="pool-image"),
     path("coordinator/studies/new/", coordinator.study_edit, name="study-new"),
     path("coordinator/studies/<int:pk>/", coordinator.study_detail, name="study-detail"),
     path("coordinator/studies/<int:pk>/edit/", coordinator.study_edit, name="study-edit"),
