@@ -32,7 +32,7 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	. tests/services.sh && $(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 	. tests/services.sh && if [ -n "$$MIRAGE_TEST_POSTGRES_URL" ]; then \
-	  DATABASE_URL="$$MIRAGE_TEST_POSTGRES_URL" $(BIN)/python -m pytest -m "not browser" tests/readerstudy -n auto; \
+	  DATABASE_URL="$$MIRAGE_TEST_POSTGRES_URL" $(BIN)/python -m pytest -m "not browser" -n auto tests/readerstudy tests/integrity tests/security; \
 	else echo "NOTICE: PostgreSQL is not available here: the PostgreSQL pass was skipped."; fi
 
 bench: $(VENV)/.installed-test
