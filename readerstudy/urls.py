@@ -38,6 +38,9 @@ urlpatterns = [
     path("coordinator/studies/<int:pk>/readers/", coordinator.study_progress, name="study-progress"),
     path("coordinator/studies/<int:pk>/power/", coordinator.study_power, name="study-power"),
     path("coordinator/studies/<int:pk>/readers/invite/", coordinator.reader_invite, name="reader-invite"),
+    path("coordinator/studies/<int:pk>/readers/invite-list/", coordinator.reader_invite_bulk,
+         name="reader-invite-bulk"),
+    path("coordinator/studies/<int:pk>/readers/links.csv", coordinator.reader_links_csv, name="reader-links-csv"),
     path("coordinator/studies/<int:pk>/readers/<int:reader_pk>/<str:action>/", coordinator.reader_action,
          name="reader-action"),
     # Analyst pages.

@@ -13,7 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from django import forms
+
 from ..forms import InviteForm, PowerForm, StudyForm
+from ..invitations import MAX_READERS, ReaderListError, invite_readers, parse_reader_list, read_reader_file
 from ..markdown import render_markdown
 from ..models import Pool, Reader, Study, TrialKind
 from ..roles import coordinator_required
@@ -93,7 +96,7 @@ def study_detail(request, pk: int):
     config = [(study._meta.get_field(f).verbose_name, _display(study, f)) for f in study.design_fields_that_apply()]
     return render(request, "coordinator/study_detail.html", {
         "study": study, "config": config, "readers": _reader_rows(study), "invite_form": InviteForm(),
-        "invite_stamp": _invite_stamp(study), "layout_warnings": study.layout_warnings(),
+        "bulk_form": BulkInviteForm(), "invite_stamp": _invite_stamp(study), "layout_warnings": study.layout_warnings(),
     })
 
 
@@ -164,6 +167,79 @@ def reader_invite(request, pk: int):
                                                     "table.", new_form=True)
 
 
+class BulkInviteForm(forms.Form):
+    MAX_FILE_BYTES = 256 * 1024
+
+    readers = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 5, "placeholder": "Ada Lovelace, ada@example.org\nR017"}),
+        label="Readers, one per line",
+        help_text="Name or code, then optionally an e-mail address and a Mirage account, separated by commas or "
+                  "tabs (a pasted spreadsheet works). Readers with an e-mail address are sent their link.")
+    file = forms.FileField(required=False, label="or a CSV file",
+                           help_text="Columns name, email, account (a header line names them).")
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        text = cleaned.get("readers", "")
+        if upload is not None:
+            if upload.size > self.MAX_FILE_BYTES:
+                raise forms.ValidationError(f"The file is larger than {self.MAX_FILE_BYTES // 1024} KB; a list of "
+                                            f"{MAX_READERS} readers fits in far less.")
+            if text.strip():
+                raise forms.ValidationError("Paste a list or choose a file, not both.")
+        try:
+            if upload is not None:
+                text = read_reader_file(upload.read())
+            cleaned["rows"] = parse_reader_list(text)
+        except ReaderListError as exc:
+            raise forms.ValidationError("Nobody was invited: " + "; ".join(exc.problems) + ".") from None
+        return cleaned
+
+
+@coordinator_required
+@require_POST
+def reader_invite_bulk(request, pk: int):
+    """Invite a pasted list or a CSV of readers: all of them or, when anything is wrong, nobody."""
+    study = get_object_or_404(Study, pk=pk)
+    form = BulkInviteForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _readers_response(request, study, error=_form_errors(form))
+    try:
+        readers, failed = invite_readers(
+            study, form.cleaned_data["rows"], shown_at=_form_shown_at(request, study),
+            link_for=lambda r: request.build_absolute_uri(reverse("reader-start", args=[r.token])))
+    except ActionRefused as exc:
+        return _readers_response(request, study, error=str(exc))
+    if not readers:
+        return _readers_response(request, study, notice="These readers were invited already (the list was sent "
+                                                        "twice); nobody new was invited.", new_form=True)
+    mailed = sum(1 for r in readers if r.email or (r.user and r.user.email)) - len(failed)
+    notice = f"{len(readers)} reader{'s' if len(readers) != 1 else ''} invited"
+    notice += f", {mailed} invitation e-mail{'s' if mailed != 1 else ''} sent." if mailed else "."
+    return _readers_response(request, study, notice=notice, error=" ".join(failed) or None, new_form=True)
+
+
+@coordinator_required
+@require_safe
+def reader_links_csv(request, pk: int):
+    """Every reader's personal link as CSV, for a mail merge; links are credentials, so nothing caches it."""
+    import csv
+
+    study = get_object_or_404(Study, pk=pk)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="study-{study.pk}-reader-links.csv"'
+    response["Cache-Control"] = "no-store"
+    writer = csv.writer(response)
+    writer.writerow(["name", "email", "account", "link", "state"])
+    for r in _reader_rows(study):
+        state = ("link revoked" if r.revoked_at else "excluded" if r.excluded else "finished" if r.finished_at
+                 else "reading" if r.started_at else "invited")
+        writer.writerow([r.name, r.email, r.user.get_username() if r.user else "",
+                         request.build_absolute_uri(reverse("reader-start", args=[r.token])), state])
+    return response
+
+
 @coordinator_required
 @require_POST
 def reader_action(request, pk: int, reader_pk: int, action: str):
@@ -199,7 +275,7 @@ def _readers_response(request, study: Study, *, error: str | None = None, notice
         return redirect("study-detail", pk=study.pk)
     context = {"study": study, "readers": _reader_rows(study), "error": error, "notice": notice}
     if new_form:  # a fresh, empty form with a new stamp: the next invitation is a new one
-        context.update(invite_form=InviteForm(), invite_stamp=_invite_stamp(study))
+        context.update(invite_form=InviteForm(), bulk_form=BulkInviteForm(), invite_stamp=_invite_stamp(study))
     return render(request, "coordinator/_readers_changed.html", context)
 
 
