@@ -45,6 +45,7 @@ urlpatterns = [
          name="reader-action"),
     # Analyst pages.
     path("results/", analyst.studies, name="results-list"),
+    path("results/data-dictionary.csv", analyst.data_dictionary, name="results-dictionary"),
     path("results/<int:pk>/", analyst.results, name="results"),
     path("results/<int:pk>/responses.csv", analyst.responses_csv, name="results-csv"),
     path("results/<int:pk>/report.json", analyst.report_json, name="results-json"),

@@ -7,7 +7,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
-from ..export import csv_lines
+from ..export import csv_lines, data_dictionary_csv
 from ..models import Study, StudyStatus
 from ..results import (EXCLUSION_CHOICES, accuracy_plot_base64, headline_groups, results_sections, study_imrmc,
                        study_report, study_report_html)
@@ -45,6 +45,15 @@ def responses_csv(request, pk: int):
     study = get_object_or_404(Study, pk=pk)
     response = StreamingHttpResponse(csv_lines(study), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="mirage-study-{study.pk}-responses.csv"'
+    return response
+
+
+@analyst_required
+@require_safe
+def data_dictionary(request):
+    """What each column of the responses export means (column, description), to keep beside the data."""
+    response = HttpResponse(data_dictionary_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="mirage-responses-data-dictionary.csv"'
     return response
 
 

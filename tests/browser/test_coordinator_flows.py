@@ -200,6 +200,9 @@ def test_an_analyst_reads_the_results_opens_the_report_and_downloads_each_export
     responses = download(page, "Responses (CSV)")
     rows = list(csv.reader(io.StringIO(responses)))
     assert set(CSV_HEADER) <= set(rows[0]) and len(rows) == 1 + 3 * 12
+    dictionary = dict(list(csv.reader(io.StringIO(download(page, "Data dictionary (CSV)"))))[1:])
+    assert set(rows[0]) == set(dictionary), "every exported column is explained, and nothing else"
+    assert "R001" in dictionary["reader"]
     report = json.loads(download(page, "Report (JSON)"))
     assert {row["resolution"] for row in report["by_resolution"]} == {32, 64, 96}
     imrmc = download(page, "iMRMC input")

@@ -30,7 +30,7 @@ def test_a_pasted_list_is_invited_whole_after_its_mistake_is_fixed(browser, live
         page.dblclick("button:has-text('Invite these readers')")
         page.wait_for_selector("#reader-notices .error")
         assert page.locator("#reader-notices").inner_text() == (
-            "Readers, one per line: Nobody was invited: line 3: 'wu@example' is not an e-mail address.")
+            "Nobody was invited: line 3: 'wu@example' is not an e-mail address.")
         assert not Reader.objects.exists()
 
         page.fill("#bulk-invite textarea", "Dr. Gray, gray@example.org\nR002\nDr. Wu, wu@example.org")
