@@ -95,6 +95,14 @@ def _add_build(commands) -> None:
                              "such as real/case1.dcm) or a source_id column")
     labels.add_argument("--labels-from-folders", action="store_true",
                         help="label each image by the first folder below --real or --synthetic that holds it")
+    flagged = build.add_mutually_exclusive_group()
+    flagged.add_argument("--exclude-flagged", type=Path, default=None, metavar="FILE",
+                         help="leave out the synthetic images that a quality report (`python -m generation "
+                              "quality`) flagged as possible copies of training images: give its flagged.json. "
+                              "Without this option, a flagged.json in the --synthetic folder or in the folder "
+                              "that holds it is applied, and the build says so")
+    flagged.add_argument("--keep-flagged", action="store_true",
+                         help="keep the flagged images in the pool (the manifest still lists them as flagged)")
     build.set_defaults(func=build_command)
 
 
@@ -132,7 +140,8 @@ def build_command(args: argparse.Namespace) -> int:
             crop=args.crop, window=args.window, frames=args.frames, color=args.color,
             generator_name=args.generator_name, progress=sys.stderr.isatty(), created_by=CREATED_BY,
             catch_dir=args.catch, slices=args.slices, labels=args.labels,
-            labels_from_folders=args.labels_from_folders,
+            labels_from_folders=args.labels_from_folders, exclude_flagged=args.exclude_flagged,
+            keep_flagged=args.keep_flagged,
         )
     except PoolError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -7,6 +7,24 @@ The manifest is the contract between `generation` and `readerstudy`
 Optional per image: "role" (absent = "main") and, for a slice of a volume,
 "volume": {"file": the volume's path, "slice": its index, "slices": how many the
 volume has, "rule": the slice rule}; all slices of one volume share its source_id.
+
+"generator" of a synthetic image: null, or {"name", "checkpoint", "seed"}; when
+the synthetic folder came with a samples.json (`python -m generation sample`)
+also "checkpoint_sha256" (the checkpoint file's sha256, null for a folder of
+finished images) and "label" (the label it was drawn with, or null).
+
+Optional at the top (absent or null: not used by the build):
+- "flagged": the quality report's flagged.json the build applied,
+  {"action": "excluded" | "kept", "reason": "flagged as a possible copy of a
+  training image", "format": "mirage-quality-flagged/1", "sha256": the file's,
+  "rule": the report's flagging rule (a sentence with its quantile) or null,
+  "sources": [{"source": path below the synthetic folder, and as the report gave
+  them "resolutions", "nearest_training", "shift_tolerant"}, ...]}. Excluded
+  sources have no image in the pool; rejected.json lists them with the reason.
+- "samples": the samples.json the synthetic images' generators came from,
+  {"format": "mirage-samples/1", "sha256": the file's, "checkpoint": how the
+  generator is named, "generator": {"kind", "name", "sha256"}, "seed": the set's
+  seed, "images": how many images it described}.
 """
 
 from __future__ import annotations
@@ -30,6 +48,7 @@ IMAGE_KEYS = (
     "id", "source_id", "class", "resolution", "file", "sha256",
     "width", "height", "source", "generator", "label",
 )
+FLAGGED_ACTIONS = ("excluded", "kept")  # what the build did with a quality report's flagged sources
 MAX_LABEL_LENGTH = 100  # what PoolImage.label holds in the web app
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -83,6 +102,8 @@ def validate_manifest(manifest: object) -> None:
     )
     images = manifest.get("images")
     _require(isinstance(images, list), "manifest field 'images' must be a list")
+    _validate_flagged(manifest.get("flagged"))
+    _validate_samples(manifest.get("samples"))
     seen: set[str] = set()
     for position, image in enumerate(images):
         _validate_image(image, position, set(resolutions))
@@ -133,6 +154,26 @@ def _validate_volume(volume: object, where: str) -> None:
     _require(_is_int(volume.get("slice")) and _is_int(volume.get("slices"))
              and 0 <= volume["slice"] < volume["slices"],
              f"{where}: volume slice must be a whole number from 0 to slices - 1")
+
+
+def _validate_flagged(flagged: object) -> None:
+    if flagged is None:
+        return
+    _require(isinstance(flagged, dict), "manifest field 'flagged' must be null or an object")
+    _require(flagged.get("action") in FLAGGED_ACTIONS,
+             f"manifest flagged.action must be 'excluded' or 'kept', got {flagged.get('action')!r}")
+    sources = flagged.get("sources")
+    _require(isinstance(sources, list) and all(isinstance(entry, dict) and isinstance(entry.get("source"), str)
+                                               for entry in sources),
+             "manifest flagged.sources must be a list of objects that each name a 'source'")
+
+
+def _validate_samples(samples: object) -> None:
+    if samples is None:
+        return
+    _require(isinstance(samples, dict) and isinstance(samples.get("sha256"), str)
+             and _HEX64.fullmatch(samples["sha256"]),
+             "manifest field 'samples' must be null or an object with the samples.json's sha256")
 
 
 def verify_files(pool_dir: str | Path, manifest: dict) -> list[str]:

@@ -21,6 +21,17 @@ manifest names the volume, the slice and the rule. Labels (generation.labels)
 belong to sources too. A generator source (``--synthetic-from CHECKPOINT
 --count N``) would add another kind of `Source` and job function, and reuse
 everything after decoding.
+
+Two records may sit in the synthetic folder, or beside it in its parent folder
+(where `python -m generation sample` writes samples.json next to images/); they
+are read, never shown as images:
+- flagged.json, written by `python -m generation quality`: the synthetic sources
+  flagged as possible copies of training images. They are left out by default
+  (`keep_flagged` keeps them; `exclude_flagged` names the file instead), listed
+  in rejected.json and recorded under "flagged" in the manifest.
+- samples.json, written by `python -m generation sample`: each image's generator,
+  checkpoint and seed, carried into the image's "generator" entry once every
+  recorded file's sha256 matches (unless `synthetic_meta` is given).
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -36,8 +48,8 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
@@ -51,6 +63,14 @@ from generation.render import CROP_CHOICES, FILTER_NAME
 MAX_RESOLUTION = 4096
 CREATED_BY = "python -m generation pool build"
 CATCH_GENERATOR = {"name": "catch", "checkpoint": None, "seed": None}
+FLAGGED_NAME = "flagged.json"
+FLAGGED_FORMAT = "mirage-quality-flagged/1"  # written by generation.quality.report
+FLAGGED_REASON = "flagged as a possible copy of a training image"
+SAMPLES_NAME = "samples.json"
+SAMPLES_FORMAT = "mirage-samples/1"  # written by generation.gan.sample
+RECORD_NAMES = (FLAGGED_NAME, SAMPLES_NAME)  # read from the synthetic folder, never listed as images
+SHOWN = 5  # names shown in a message
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 class PoolError(ValueError):
@@ -112,6 +132,7 @@ class PoolSummary:
     files: dict[str, dict[int, int]]  # class -> resolution -> PNG files written
     rejections: list[dict]  # the entries of rejected.json
     seconds: float
+    notes: list[str] = field(default_factory=list)  # what the build read besides the images (flagged.json, ...)
 
     @property
     def images_per_second(self) -> float:
@@ -138,6 +159,7 @@ class PoolSummary:
                 lines.append(f"  {count:>5}  {reason}")
         else:
             lines.append("rejected: none")
+        lines += self.notes
         return "\n".join(lines)
 
 
@@ -161,6 +183,8 @@ def build_pool(
     slices="middle",
     labels=None,
     labels_from_folders=False,
+    exclude_flagged=None,
+    keep_flagged=False,
 ) -> PoolSummary:
     """Decode, render and write a pool; return what was done.
 
@@ -170,7 +194,13 @@ def build_pool(
     images: rendered like the rest, recorded as class "synthetic" with role
     "catch" and generator ``{"name": "catch", ...}``. `slices` is the rule that picks the
     slices of volumes (generation.volumes). `labels` (a CSV file) or `labels_from_folders`
-    give each source its label (generation.labels). Raises PoolError for unusable input.
+    give each source its label (generation.labels).
+
+    Flagged copies: `exclude_flagged` names a quality report's flagged.json whose synthetic
+    sources are left out; without it, a flagged.json in `synthetic_dir` or beside it (its parent
+    folder) is applied; `keep_flagged` keeps them (and records that in the manifest). Recorded
+    samples: without `synthetic_meta`, a samples.json there whose folder is `synthetic_dir` gives
+    each image its generator and seed. Raises PoolError for unusable input, before writing anything.
     """
     started = time.perf_counter()
     out = Path(out)
@@ -197,6 +227,14 @@ def build_pool(
     sources += _list_sources("synthetic", Path(synthetic_dir), rule=rule)
     if catch_dir is not None:
         sources += _list_sources("synthetic", Path(catch_dir), role="catch", rule=rule)
+    flagged = _flagged_record(Path(synthetic_dir), sources, exclude_flagged, keep_flagged)
+    if flagged is not None and flagged.excluded:
+        sources = [replace(source, refusal=FLAGGED_REASON) if source.folder == "synthetic"
+                   and source.relpath in flagged.sources else source for source in sources]
+    samples = None
+    if synthetic_meta is None:
+        samples = _read_samples(Path(synthetic_dir), sources, generator_name)
+        synthetic_meta = samples.meta if samples is not None else None
     generators = _generator_table(sources, generator_name, synthetic_meta or {})
     source_labels = _source_labels(sources, table, labels_from_folders)
 
@@ -218,7 +256,10 @@ def build_pool(
                     "frames": frames, "seed": seed, "filter": FILTER_NAME, "slices": rule.text,
                     "labels": "folders" if labels_from_folders else ("csv" if table is not None else None)}
         manifest = {"format": FORMAT, "code_version": CODE_VERSION, "created_by": created_by,
-                    "settings": settings, "images": images}
+                    "settings": settings,
+                    "flagged": flagged.manifest_entry() if flagged is not None else None,
+                    "samples": samples.manifest_entry() if samples is not None else None,
+                    "images": images}
         _write_json(temporary / MANIFEST_NAME, manifest)
         _write_json(temporary / REJECTED_NAME, rejections)
         if out.exists():
@@ -227,7 +268,9 @@ def build_pool(
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
-    return _summarise(out, sizes, images, rejections, time.perf_counter() - started)
+    summary = _summarise(out, sizes, images, rejections, time.perf_counter() - started)
+    summary.notes = [record.note() for record in (flagged, samples) if record is not None]
+    return summary
 
 
 # --- checks on the arguments ----------------------------------------------------
@@ -277,6 +320,8 @@ def _list_sources(image_class: str, root: Path, role: str = "main",
         subfolders[:] = [name for name in subfolders
                          if not name.startswith(".") and (Path(folder) / name).resolve() != masks]
         names = sorted(name for name in names if not name.startswith(".") and not volumes.is_mask_of_rule(name, rule))
+        if kind == "synthetic" and Path(folder) == root:
+            names = [name for name in names if name not in RECORD_NAMES]
         found.extend(_folder_sources(image_class, root, Path(folder), names, role))
     if not found:
         raise PoolError(f"the {kind} folder {root} contains no files")
@@ -395,6 +440,201 @@ def _generator_table(sources: list[Source], name, meta: dict) -> dict[str, dict 
         else:
             table[relpath] = {"name": name or "unnamed", "checkpoint": None, "seed": None, **(given or {})}
     return table
+
+
+# --- records beside the synthetic images: flagged.json and samples.json ------------------
+
+
+@dataclass
+class FlaggedRecord:
+    """A quality report's flagged.json as this build applies it."""
+
+    path: Path
+    how: str  # how the file was chosen, for the build's output
+    excluded: bool  # False: kept (--keep-flagged)
+    sha256: str
+    rule: str | None
+    entries: dict[str, dict]  # source path below the synthetic folder -> what the report says of it
+
+    @property
+    def sources(self) -> set[str]:
+        return set(self.entries)
+
+    def manifest_entry(self) -> dict:
+        return {"action": "excluded" if self.excluded else "kept", "reason": FLAGGED_REASON,
+                "format": FLAGGED_FORMAT, "sha256": self.sha256, "rule": self.rule,
+                "sources": [{"source": name, **self.entries[name]} for name in sorted(self.entries)]}
+
+    def note(self) -> str:
+        count = len(self.entries)
+        if not self.excluded:
+            return (f"flagged: kept {count} synthetic source(s) that {self.path} flags as possible copies of "
+                    f"training images (--keep-flagged); the manifest lists them under \"flagged\"")
+        if not count:
+            return f"flagged: {self.path} ({self.how}) flags no synthetic source; nothing was left out"
+        return (f"flagged: left out {count} synthetic source(s) flagged as possible copies of training images by "
+                f"{self.path} ({self.how}); --keep-flagged keeps them")
+
+
+@dataclass
+class SamplesRecord:
+    """A samples.json whose images are the synthetic folder's, checked against the files."""
+
+    path: Path
+    sha256: str
+    index: dict
+    meta: dict[str, dict]  # source path below the synthetic folder -> {"generator": {...}}
+    n_synthetic: int
+
+    def manifest_entry(self) -> dict:
+        generator = self.index["generator"]
+        return {"format": SAMPLES_FORMAT, "sha256": self.sha256, "checkpoint": self.index.get("checkpoint"),
+                "generator": {key: generator.get(key) for key in ("kind", "name", "sha256")},
+                "seed": self.index.get("seed"), "images": len(self.meta)}
+
+    def note(self) -> str:
+        return (f"samples: generator and seed recorded for {len(self.meta)} of {self.n_synthetic} synthetic "
+                f"source(s), from {self.path}")
+
+
+def _record_candidates(synthetic_dir: Path, name: str) -> list[tuple[Path, str]]:
+    """`name` in the synthetic folder and in its parent folder, where they exist."""
+    places = [(synthetic_dir / name, "found in the synthetic folder"),
+              (synthetic_dir.absolute().parent / name, "found beside the synthetic folder")]
+    found, seen = [], set()
+    for path, how in places:
+        if path.is_file() and path.resolve() not in seen:
+            seen.add(path.resolve())
+            found.append((path, how))
+    return found
+
+
+def _read_record(path: Path, expected: str, what: str, remedy: str) -> tuple[dict, str]:
+    """The parsed JSON object of a record file and the file's sha256; PoolError if it is not `expected`."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PoolError(f"{path} cannot be read ({exc.strerror or type(exc).__name__}); {remedy}") from None
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PoolError(f"{path} is not JSON ({exc}): expected {what}; {remedy}") from None
+    found = record.get("format") if isinstance(record, dict) else None
+    if found != expected:
+        raise PoolError(f"{path} is not {what}: its format is {found!r}, expected {expected!r}; {remedy}")
+    return record, hashlib.sha256(data).hexdigest()
+
+
+def _flagged_record(synthetic_dir: Path, sources: list[Source], given, keep: bool) -> FlaggedRecord | None:
+    """The flagged.json to apply: the one given, else one in or beside the synthetic folder, else None."""
+    if given is not None and keep:
+        raise PoolError("give either --exclude-flagged FILE or --keep-flagged, not both")
+    what = "a flagged.json written by `python -m generation quality`"
+    if given is not None:
+        path, how = Path(given), "given with --exclude-flagged"
+        if path.is_dir():
+            path = path / FLAGGED_NAME
+        if not path.is_file():
+            raise PoolError(f"--exclude-flagged {given}: no such file; give the flagged.json in the folder that "
+                            "`python -m generation quality --out` wrote")
+        remedy = "give the flagged.json of a quality report"
+    else:
+        found = _record_candidates(synthetic_dir, FLAGGED_NAME)
+        if not found:
+            return None
+        if len(found) > 1:
+            raise PoolError(f"both {found[0][0]} and {found[1][0]} exist: name the one to apply with "
+                            "--exclude-flagged FILE, or move the other away")
+        path, how = found[0]
+        remedy = "replace it with a quality report's flagged.json, or move it out of the way"
+    record, digest = _read_record(path, FLAGGED_FORMAT, what, remedy)
+    rows, rule = record.get("synthetic"), record.get("rule")
+    if not isinstance(rows, list) or not all(isinstance(row, dict) and isinstance(row.get("source"), str)
+                                             and row["source"] for row in rows):
+        raise PoolError(f"{path}: 'synthetic' must be a list of objects that each name a 'source'; {remedy}")
+    if rule is not None and not isinstance(rule, str):
+        raise PoolError(f"{path}: 'rule' must be a sentence (a string) or null; {remedy}")
+    entries: dict[str, dict] = {}
+    for row in rows:
+        entry = entries.setdefault(row["source"], {})
+        for key in ("resolutions", "nearest_training", "shift_tolerant"):
+            if isinstance(row.get(key), list):
+                entry.setdefault(key, []).extend(row[key])
+    synthetic = {source.relpath for source in sources if source.folder == "synthetic"}
+    unknown = sorted(set(entries) - synthetic)
+    if unknown:
+        raise PoolError(
+            f"{path} flags {len(unknown)} source(s) that are not in the synthetic folder {synthetic_dir} "
+            f"({', '.join(unknown[:SHOWN])}): it was written for other images. Give the flagged.json of a quality "
+            f"report on these images (run with --synthetic {synthetic_dir}, or a pool built from it)"
+            + ("" if given is not None else ", or move this one out of the way"))
+    return FlaggedRecord(path, how, not keep, digest, rule, entries)
+
+
+def _read_samples(synthetic_dir: Path, sources: list[Source], generator_name) -> SamplesRecord | None:
+    """The samples.json of the synthetic folder's images (in the folder or beside it), hashes checked; or None."""
+    what = "a samples.json written by `python -m generation sample`"
+    remedy = "replace it with the samples.json that `sample` wrote, or move it out of the way"
+    for path, _ in _record_candidates(synthetic_dir, SAMPLES_NAME):
+        index, digest = _read_record(path, SAMPLES_FORMAT, what, remedy)
+        folder = index.get("folder", ".")
+        if not isinstance(folder, str):
+            raise PoolError(f"{path}: 'folder' must be a path; {remedy}")
+        below = os.path.relpath((path.parent / folder).resolve(), synthetic_dir.resolve())
+        if path.parent.resolve() != synthetic_dir.resolve() and below != ".":
+            continue  # beside the folder, but the record of another folder of images
+        if below == ".." or below.startswith(".." + os.sep):
+            raise PoolError(f"{path} records the images of {path.parent / folder}, not of the synthetic folder "
+                            f"{synthetic_dir}; {remedy}")
+        break
+    else:
+        return None
+    images, generator = index.get("images"), index.get("generator")
+    if not isinstance(images, list) or not isinstance(generator, dict):
+        raise PoolError(f"{path} lacks its 'images' list or 'generator' object; {remedy}")
+    synthetic = {source.relpath for source in sources if source.folder == "synthetic"}
+    meta, missing, changed = {}, [], []
+    for entry in images:
+        if not (isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("sha256"), str)
+                and _HEX64.fullmatch(entry["sha256"]) and (entry.get("seed") is None or _is_int(entry["seed"]))):
+            raise PoolError(f"{path}: every image needs a 'file', a 'sha256' and a whole-number 'seed' (or null); "
+                            f"{remedy}")
+        relpath = PurePosixPath(os.path.normpath(PurePosixPath(below.replace(os.sep, "/")) / entry["file"])).as_posix()
+        if relpath not in synthetic:
+            missing.append(entry["file"])
+            continue
+        if _file_sha256(synthetic_dir / relpath) != entry["sha256"]:
+            changed.append(relpath)
+            continue
+        label = entry.get("label")
+        meta[relpath] = {"generator": {
+            "name": generator_name or generator.get("name") or index.get("checkpoint") or "unnamed",
+            "checkpoint": index.get("checkpoint"), "checkpoint_sha256": generator.get("sha256"),
+            "seed": entry.get("seed"), "label": label if isinstance(label, str) else None}}
+    if missing:
+        raise PoolError(
+            f"{path} records {len(missing)} image(s) that are not in the synthetic folder {synthetic_dir} "
+            f"({', '.join(missing[:SHOWN])}): the record and the folder do not match. Draw the set again with "
+            f"`python -m generation sample`, or move {path} away to build without the records")
+    if changed:
+        raise PoolError(
+            f"{len(changed)} image(s) in {synthetic_dir} differ from their sha256 in {path} "
+            f"({', '.join(changed[:SHOWN])}): they changed after they were drawn, so their recorded seeds no longer "
+            f"describe them. Draw the set again with `python -m generation sample`, or move {path} away to build "
+            "without the records")
+    return SamplesRecord(path, digest, index, meta, len(synthetic))
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # --- decoding and rendering (runs in the workers) -------------------------------------
