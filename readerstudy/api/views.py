@@ -16,6 +16,7 @@ from rest_framework.response import Response as ApiResponse
 from rest_framework.settings import api_settings
 
 from ..export import csv_lines
+from ..invitations import ReaderListError, invite_readers, parse_reader_list
 from ..models import Pool, Reader, Response, Study, Trial, TrialKind
 from ..results import EXCLUSION_CHOICES, study_report
 from ..roles import CoordinatorOrReadOnlyAnalyst, IsAnalyst
@@ -139,6 +140,20 @@ class StudyViewSet(viewsets.ModelViewSet):
         return response
 
 
+class InviteListSerializer(serializers.Serializer):
+    study = serializers.PrimaryKeyRelatedField(queryset=Study.objects.all())
+    readers = serializers.CharField(
+        max_length=256 * 1024, trim_whitespace=False,
+        help_text="One reader per line: name or code, then optionally e-mail and account, separated by commas or "
+                  "tabs; a first line naming the columns (name, email, account) is read as a header.")
+
+
+class InvitedListSerializer(serializers.Serializer):
+    invited = ReaderSerializer(many=True)
+    email_problems = serializers.ListField(child=serializers.CharField(),
+                                           help_text="Invitation e-mails that could not be sent (the readers are invited).")
+
+
 class ExcludeSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
@@ -171,6 +186,23 @@ class ReaderViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             return ApiResponse({"detail": str(exc)}, status=exc.status)
         reader = self.get_queryset().get(pk=reader.pk)
         return ApiResponse(self.get_serializer(reader).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=InviteListSerializer, responses={201: InvitedListSerializer},
+                   summary="invite a list of readers: all of them, or nobody when a line is wrong")
+    @action(detail=False, methods=["post"], url_path="invite-list")
+    def invite_list(self, request, format=None):
+        body = InviteListSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            rows = parse_reader_list(body.validated_data["readers"])
+            readers, failed = invite_readers(body.validated_data["study"], rows, link_for=lambda r: (
+                request.build_absolute_uri(reverse("reader-start", args=[r.token]))))
+        except ReaderListError as exc:
+            return ApiResponse({"readers": exc.problems}, status=status.HTTP_400_BAD_REQUEST)
+        except ActionRefused as exc:
+            return ApiResponse({"detail": str(exc)}, status=exc.status)
+        invited = self.get_serializer(self.get_queryset().filter(pk__in=[r.pk for r in readers]), many=True).data
+        return ApiResponse({"invited": invited, "email_problems": failed}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=ReaderSerializer, summary="withdraw the invitation link")
     @action(detail=True, methods=["post"])

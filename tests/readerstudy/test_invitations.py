@@ -130,3 +130,20 @@ def test_the_links_file_lists_every_reader_with_their_link_and_is_not_cached(cli
     assert rows[0]["link"] == f"http://testserver/r/{gray.token}/" and rows[0]["state"] == "invited"
     client.logout()
     assert client.get(f"/coordinator/studies/{study.pk}/readers/links.csv").status_code in (302, 403)
+
+
+@pytest.mark.django_db
+def test_the_api_invites_a_list_through_the_same_rule(client, alice, study):
+    client.force_login(alice)
+    url = "/api/readers/invite-list/"
+    response = client.post(url, {"study": study.pk, "readers": "Dr. Gray, gray@example.org\nR002"},
+                           content_type="application/json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert [r["name"] for r in body["invited"]] == ["Dr. Gray", "R002"] and body["email_problems"] == []
+    assert body["invited"][0]["invitation_url"].endswith(f"/r/{Reader.objects.get(name='Dr. Gray').token}/")
+    bad = client.post(url, {"study": study.pk, "readers": "R003\nR003"}, content_type="application/json")
+    assert bad.status_code == 400 and bad.json() == {"readers": ["line 2: 'R003' is already on line 1"]}
+    again = client.post(url, {"study": study.pk, "readers": "R004\nr002"}, content_type="application/json")
+    assert again.status_code == 400 and "already invited" in again.json()["detail"]
+    assert Reader.objects.count() == 2
