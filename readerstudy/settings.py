@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's files from a package: the API docs page needs no CDN
     "django_htmx",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "readerstudy",
 ]
 
@@ -226,6 +228,25 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+
+# Background tasks (a pool's quality report): Django's Tasks framework through its backport django-tasks,
+# queued in this database by django-tasks-db and run by `manage.py db_worker` (`make run` starts one beside
+# gunicorn): no broker to run, and Django 6 has the same API built in. Tests keep this backend and run the
+# queued tasks with the same worker, in the test's process.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# The quality report's settings for a run started from a pool's page (`python -m generation quality`'s
+# options): MIRAGE_QUALITY_STAGES (comma-separated, default all), MIRAGE_QUALITY_FEATURES (frd-v1, the
+# default, or original), MIRAGE_QUALITY_CNN_STEPS, MIRAGE_QUALITY_BOOTSTRAP, MIRAGE_QUALITY_WORKERS
+# (processes for the radiomic features; default 1, so a report never takes every core from the web workers).
+# Stage and feature names are checked when a run is started, against generation.quality's own lists.
+QUALITY_STAGES = [s.strip() for s in os.environ.get("MIRAGE_QUALITY_STAGES", "").split(",") if s.strip()]
+QUALITY_FEATURES = os.environ.get("MIRAGE_QUALITY_FEATURES", "frd-v1").strip()
+QUALITY_CNN_STEPS = envint("MIRAGE_QUALITY_CNN_STEPS", "300")
+QUALITY_BOOTSTRAP = envint("MIRAGE_QUALITY_BOOTSTRAP", "100")
+QUALITY_WORKERS = envint("MIRAGE_QUALITY_WORKERS", "1")
+if min(QUALITY_CNN_STEPS, QUALITY_BOOTSTRAP, QUALITY_WORKERS) < 1:
+    raise ImproperlyConfigured("MIRAGE_QUALITY_CNN_STEPS, MIRAGE_QUALITY_BOOTSTRAP and MIRAGE_QUALITY_WORKERS must be "
+                               "at least 1.")
 
 # Reminders to readers: printed to the console unless an SMTP server is configured.
 EMAIL_BACKEND = os.environ.get("MIRAGE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

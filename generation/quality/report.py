@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +36,13 @@ FLAGGED_FORMAT = "mirage-quality-flagged/1"
 
 def run_report(inputs: QualityInputs, out: str | Path, *, workers: int | None = None, feature_set: str = "frd-v1",
                bootstrap: int = 100, stages: tuple[str, ...] = STAGES, seed: int = 0, steps: int = cnn.STEPS,
-               quantile: float = 0.99, progress: bool = False, created_by: str = "") -> dict:
-    """Compute every asked stage at every resolution, write OUT's files and return the report."""
+               quantile: float = 0.99, progress: bool = False, created_by: str = "",
+               on_progress: Callable[[str, float], None] | None = None) -> dict:
+    """Compute every asked stage at every resolution, write OUT's files and return the report.
+
+    `on_progress(step, fraction)` is called as each step starts ("64 px memorisation", then "writing the
+    report"), with the fraction of the steps already done, and once more with ("done", 1.0) at the end.
+    """
     from generation.quality import diversity, fidelity, machine_reader, memorisation, prdc, usefulness
     from generation.quality.features import extract_features
 
@@ -55,12 +61,13 @@ def run_report(inputs: QualityInputs, out: str | Path, *, workers: int | None = 
               "notes": list(inputs.notes), "warnings": [], "resolutions": []}
     tidy_rows: list[dict] = []
     private: dict[int, dict] = {}
+    steps_done = _Steps(on_progress, len(inputs.sets) * len(_steps(stages, inputs.has_labels)) + 1)
     for resolution, (real, synthetic) in inputs.sets.items():
         entry = {"resolution": resolution, "n_real": len(real), "n_synthetic": len(synthetic),
                  "n_real_sources": len(set(real.sources)), "n_real_held_out": int((~real.trained).sum()),
                  "labels": sorted(set(real.labels)) if inputs.has_labels else None, "seconds": {}}
         keep: dict = {"real": real, "synthetic": synthetic}
-        clock = _Clock(entry["seconds"])
+        clock = _Clock(entry["seconds"], steps_done, f"{resolution} px ")
         if {"fidelity", "prdc", "machine"} & set(stages):
             with clock("features"):
                 real_f, names = extract_features(real.pixels, feature_set=feature_set, workers=workers,
@@ -109,23 +116,50 @@ def run_report(inputs: QualityInputs, out: str | Path, *, workers: int | None = 
         report["resolutions"].append(entry)
         private[resolution] = keep
     report["flagged"] = _flagged(report, private)
+    steps_done.start("writing the report")
     _write(report, private, tidy_rows, out)
+    steps_done.finish()
     return report
 
 
+def _steps(stages: tuple[str, ...], has_labels: bool) -> list[str]:
+    """The timed steps of one resolution, in the order run_report takes them."""
+    steps = ["features"] if {"fidelity", "prdc", "machine"} & set(stages) else []
+    return steps + [stage for stage in STAGES if stage in stages and (stage != "usefulness" or has_labels)]
+
+
+class _Steps:
+    """Counts the report's steps and tells `callback` which one starts and how far the report is."""
+
+    def __init__(self, callback: Callable[[str, float], None] | None, total: int):
+        self.callback, self.total, self.done = callback, total, 0
+
+    def start(self, step: str) -> None:
+        if self.callback is not None:
+            self.callback(step, self.done / self.total)
+
+    def finish(self) -> None:
+        self.done += 1
+        if self.done == self.total and self.callback is not None:
+            self.callback("done", 1.0)
+
+
 class _Clock:
-    def __init__(self, seconds: dict):
-        self.seconds = seconds
+    def __init__(self, seconds: dict, steps: _Steps, prefix: str):
+        self.seconds, self.steps, self.prefix = seconds, steps, prefix
 
     def __call__(self, stage: str):
         self.stage = stage
         return self
 
     def __enter__(self):
+        self.steps.start(self.prefix + self.stage)
         self.start = time.perf_counter()
 
     def __exit__(self, *exc):
         self.seconds[self.stage] = round(time.perf_counter() - self.start, 3)
+        if exc[0] is None:
+            self.steps.finish()
 
 
 @contextlib.contextmanager
