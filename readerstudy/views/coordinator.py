@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from urllib.parse import unquote
 from datetime import datetime
 
 from django.contrib import messages
@@ -250,7 +251,8 @@ def reader_action(request, pk: int, reader_pk: int, action: str):
             revoke_reader(reader)
             return _readers_response(request, study, notice=f"{reader.name}’s link was withdrawn.")
         if action == "exclude":
-            reader = exclude_reader(reader, request.POST.get("reason", ""))
+            reason = request.POST.get("reason") or unquote(request.headers.get("HX-Prompt", ""))
+            reader = exclude_reader(reader, reason)
             return _readers_response(request, study, notice=f"{reader.name} is excluded ({reader.exclusion_reason}).")
         if action == "remind":
             email = remind_reader(reader, request.build_absolute_uri(reverse("reader-start", args=[reader.token])))

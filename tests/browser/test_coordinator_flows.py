@@ -155,6 +155,23 @@ def test_a_study_from_its_first_invitation_to_its_close(new_page, live_server, a
     page.click("button:has-text('Pause')")
     page.wait_for_url(study_page_url(live_server, study))
     assert messages(page) == ["Study is now paused."]
+    questions = []
+
+    def answer(dialog, accept):
+        questions.append(dialog.message)
+        dialog.accept(dialog.default_value or "") if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=False))  # second thoughts: nothing changes
+    page.click("button:has-text('Close')")
+    page.wait_for_timeout(300)
+    assert questions and "cannot be opened again" in questions[0]
+    study.refresh_from_db()
+    assert study.status == "paused" and messages(page) == ["Study is now paused."]
+    page.once("dialog", lambda dialog: dialog.accept("duplicate account of Dr. Gray"))
+    page.locator("#readers tbody tr", has_text="Dr. Hale").locator("button:has-text('Exclude')").click()
+    page.wait_for_function("() => /Dr. Hale is excluded/.test(document.getElementById('reader-notices').textContent)")
+    assert Reader.objects.get(name="Dr. Hale").exclusion_reason == "duplicate account of Dr. Gray"
+    page.once("dialog", lambda dialog: answer(dialog, accept=True))
     page.click("button:has-text('Close')")
     page.wait_for_url(study_page_url(live_server, study))
     assert messages(page) == ["Study is now closed."]
