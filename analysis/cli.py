@@ -24,51 +24,89 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+DESCRIPTION = """\
+Statistics of a reader study from its responses table: one row per answer, as the Results page of
+the web app downloads it (responses.csv; parquet works too). Can readers tell synthetic images from
+real ones, at each resolution?"""
+
+RESPONSES_HELP = "the study's responses table (.csv as the Results page downloads it, or .parquet)"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m analysis", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    from analysis.exclusions import RULES
 
-    report = commands.add_parser("report", help="full report: report.json, report.html and PNG plots")
-    report.add_argument("--responses", required=True, type=Path, help="tidy responses table (.csv or .parquet)")
-    report.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
-    report.add_argument("--n-boot", type=int, default=2000, help="two-way bootstrap draws (default 2000)")
-    report.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser = _Parser(prog="python -m analysis", description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    report = commands.add_parser(
+        "report", help="the full report: one HTML page, every figure as JSON, and the plots",
+        description="Write OUT/report.html (one page for people), OUT/report.json (every figure) and the "
+                    "plots as PNG files: the headline (per resolution, can readers tell synthetic from real?), "
+                    "accuracy per reader and per class, agreement, and the tables each design asks for.")
+    report.add_argument("--responses", required=True, type=Path, metavar="FILE", help=RESPONSES_HELP)
+    report.add_argument("--out", required=True, type=Path, metavar="DIR",
+                        help="folder for the report (created if missing)")
+    report.add_argument("--n-boot", type=int, default=2000, metavar="N",
+                        help="resamplings of readers and images for the bootstrap interval (default 2000)")
+    report.add_argument("--seed", type=int, default=0, help="seed of the resampling (default 0)")
     report.add_argument("--exclude", nargs="*", default=[], metavar="RULE",
-                        help="reader exclusion rules, e.g. failed_catch:0.8 too_fast:300")
-    report.add_argument("--interim", action="store_true", help="interim look: skip the slow models")
+                        help="leave out the readers who break a rule fixed before the study, such as "
+                             "failed_catch:0.8 (catch-trial accuracy below 0.8) or too_fast:300 (median answer "
+                             "under 300 ms); rules: " + ", ".join(RULES) + ". The report lists who was left "
+                             "out and why")
+    report.add_argument("--interim", action="store_true",
+                        help="mark the report as an interim look while the study is still running (its "
+                             "p-values are not adjusted for repeated looks)")
 
-    mrmc = commands.add_parser("mrmc", help="Obuchowski-Rockette MRMC analysis (Hillis df)")
-    mrmc.add_argument("--ratings", required=True, type=Path,
-                      help="csv with reader, case, modality, truth (0/1), score; or a tidy responses table")
+    mrmc = commands.add_parser(
+        "mrmc", help="reader-averaged AUC per resolution, readers and images random (Obuchowski-Rockette)",
+        description="The multi-reader multi-case analysis of the AUC (or percent correct): each resolution's "
+                    "reader-averaged figure, the differences between resolutions and their test, with readers "
+                    "and images random (Obuchowski-Rockette with Hillis's degrees of freedom), then with "
+                    "either held fixed. "
+                    "It needs every reader to read every image at every resolution; otherwise give --modality.")
+    mrmc.add_argument("--ratings", required=True, type=Path, metavar="FILE",
+                      help="the study's responses table, or a csv with the columns reader, case, modality, "
+                           "truth (0/1) and score")
     mrmc.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    mrmc.add_argument("--fom", choices=("auc", "pc"), default="auc")
-    mrmc.add_argument("--modality", help="analyse one modality (resolution) only, e.g. when each "
-                                         "resolution shows different images")
+    mrmc.add_argument("--fom", choices=("auc", "pc"), default="auc",
+                      help="figure of merit: auc (area under the ROC curve, default) or pc (percent correct)")
+    mrmc.add_argument("--modality", metavar="RESOLUTION",
+                      help="analyse one resolution (modality) only, e.g. when each resolution shows "
+                           "different images")
 
-    export = commands.add_parser("export", help="write the responses as iMRMC input, csv or parquet")
-    export.add_argument("--responses", required=True, type=Path)
-    export.add_argument("--format", required=True, choices=EXPORT_FORMATS)
-    export.add_argument("--out", required=True, type=Path)
+    export = commands.add_parser("export", help="write the responses for other software: iMRMC, csv or parquet")
+    export.add_argument("--responses", required=True, type=Path, metavar="FILE", help=RESPONSES_HELP)
+    export.add_argument("--format", required=True, choices=EXPORT_FORMATS,
+                        help="imrmc: the input file of the FDA's iMRMC (synthetic as the signal, resolution as "
+                             "the modality); csv or parquet: the table as it is")
+    export.add_argument("--out", required=True, type=Path, metavar="FILE", help="file to write")
 
     power = commands.add_parser(
-        "power", help="readers and images per resolution for a powered headline test",
-        description="Readers needed per resolution for each number of images, with readers and images random "
-                    "(the headline's own test). Variance components come from the probit reader/image model, or "
-                    "from a pilot responses table (--pilot).")
+        "power", help="how many readers and images a study needs",
+        description="Readers needed per resolution for each number of images, for the headline test (readers "
+                    "and images random) to reach the asked power. Give the accuracy you expect, or a pilot "
+                    "study's responses (--pilot) to take the spread of readers and images from.")
     power.add_argument("--accuracy", type=float, help="expected accuracy of the typical reader, e.g. 0.6")
-    power.add_argument("--design", choices=("single", "choice"), default="single")
-    power.add_argument("--alternatives", type=int, default=2, help="images per forced-choice trial (chance 1/m)")
+    power.add_argument("--design", choices=("single", "choice"), default="single",
+                       help="single: one image, real or synthetic? (default); choice: find the synthetic "
+                            "image among several")
+    power.add_argument("--alternatives", type=int, default=2, metavar="M",
+                       help="images per forced-choice trial, so chance is 1/M (default 2)")
     power.add_argument("--groups", type=int, default=1,
-                       help="reader groups: the number of resolutions for a shared case set (split-plot); "
-                            "1 when every reader reads every image")
-    power.add_argument("--power", type=float, default=0.8)
-    power.add_argument("--alpha", type=float, default=0.05)
-    power.add_argument("--reader-sd", type=float, default=0.5, help="readers' bias SD, probit scale (default 0.5)")
-    power.add_argument("--image-sd", type=float, default=0.5, help="images' effect SD, probit scale (default 0.5)")
-    power.add_argument("--pilot", type=Path, help="a responses table (csv/parquet) to estimate the components from")
-    power.add_argument("--images", type=int, nargs="+", default=[20, 40, 60, 100, 200, 400],
-                       help="images per resolution to tabulate")
-    power.add_argument("--json", action="store_true")
+                       help="reader groups: the number of resolutions for a shared case set (each group reads "
+                            "each image at one resolution); 1 when every reader reads every image (default 1)")
+    power.add_argument("--power", type=float, default=0.8, help="the chance of detecting the effect (default 0.8)")
+    power.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level (default 0.05)")
+    power.add_argument("--reader-sd", type=float, default=0.5, metavar="SD",
+                       help="how much readers differ in skill, as an SD on the probit scale (default 0.5)")
+    power.add_argument("--image-sd", type=float, default=0.5, metavar="SD",
+                       help="how much images differ in difficulty, as an SD on the probit scale (default 0.5)")
+    power.add_argument("--pilot", type=Path, metavar="FILE",
+                       help="a pilot study's responses table: the spread of readers and images is taken from it")
+    power.add_argument("--images", type=int, nargs="+", default=[20, 40, 60, 100, 200, 400], metavar="N",
+                       help="numbers of images per resolution to tabulate (default 20 40 60 100 200 400)")
+    power.add_argument("--json", action="store_true", help="print JSON instead of the table")
     return parser
 
 
