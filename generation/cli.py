@@ -1,5 +1,5 @@
-"""Command line: `python -m generation pool build|check`, plus the demo and GAN
-commands that generation.demo and generation.gan.cli register themselves."""
+"""Command line: `python -m generation pool build|check`, plus the demo, GAN and quality
+commands that generation.demo, generation.gan.cli and generation.quality.cli register themselves."""
 
 from __future__ import annotations
 
@@ -14,6 +14,43 @@ from generation.pool import CREATED_BY, PoolError, build_pool
 from generation.render import CROP_CHOICES
 
 PLUGIN_MODULES = ("generation.demo", "generation.gan.cli", "generation.quality.cli")
+
+DESCRIPTION = """\
+Prepare the images of a visual Turing test: train a generator and draw synthetic images, measure
+them against the real ones, and build a pool in which real and synthetic images are rendered the
+same way at every resolution, under opaque names, for the web app (`manage.py import_pool`)."""
+
+BUILD_DESCRIPTION = """\
+Decode every real and synthetic image (DICOM, NIfTI, PNG, JPEG, TIFF), render both classes the
+same way at each resolution and write a new pool folder:
+  OUT/manifest.json   every image: class, resolution, source, generator and seed, label
+  OUT/rejected.json   every file left out, with the reason (unreadable, duplicate, flagged ...)
+  OUT/images/         the PNGs, under random names that reveal nothing
+The same inputs and --seed give the same pool, byte for byte. Nothing is written unless the whole
+pool is: a refused input or an interruption leaves no partial folder.
+
+Read from the --synthetic folder, or from the folder that holds it:
+  samples.json   written by `python -m generation sample`: each image's generator, checkpoint
+                 hash and seed go into the manifest. A record whose files have changed is refused.
+  flagged.json   written by `python -m generation quality`: the images it flags as possible copies
+                 of training images are left out of the pool (and listed in rejected.json and the
+                 manifest); the build says so. --keep-flagged keeps them; --exclude-flagged FILE
+                 names a flagged.json kept elsewhere."""
+
+BUILD_EPILOG = """\
+examples:
+  python -m generation pool build --real /data/cxr/real --synthetic /data/cxr-gan/images \\
+      --resolutions 64,128,256 --out /data/pools/cxr-v1
+  python -m generation pool build --real /data/ct --synthetic /data/ct-gan/images --slices every:5 \\
+      --labels-from-folders --exclude-flagged /data/ct-gan-quality/flagged.json --out /data/pools/ct-v1"""
+
+CHECK_DESCRIPTION = """\
+Check a pool before a study: every file is present, whole and the size the manifest says; every
+source has an image at every resolution; the classes are balanced; and real and synthetic files do
+not differ in what a reader could use instead of the image content (file size, mean grey, dynamic
+range, saturation, fine detail). Exit status 1 when the manifest is unreadable, a file is missing
+or damaged, or a source lacks a resolution; imbalance and differences between the classes are
+warnings."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,9 +70,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m generation", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m generation", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    pool = commands.add_parser("pool", help="build or check a blinded image pool")
+    pool = commands.add_parser("pool", help="build or check a blinded image pool",
+                               description="Build a blinded image pool from real and synthetic images, or check "
+                                           "one. See `pool build --help` and `pool check --help`.")
     pool_commands = pool.add_subparsers(title="pool commands", metavar="POOL_COMMAND")
     _add_build(pool_commands)
     _add_check(pool_commands)
@@ -64,27 +104,38 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def _add_build(commands) -> None:
     build = commands.add_parser(
-        "build", help="decode real and synthetic images and write the pool",
-        description="Render every image the same way at each resolution and write POOL/manifest.json.",
+        "build", help="render real and synthetic images alike and write a new pool",
+        description=BUILD_DESCRIPTION, epilog=BUILD_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    build.add_argument("--real", type=Path, required=True, help="folder of real images (searched recursively)")
-    build.add_argument("--synthetic", type=Path, required=True, help="folder of synthetic images")
+    build.add_argument("--real", type=Path, required=True, metavar="DIR",
+                       help="folder of real images (searched through sub-folders)")
+    build.add_argument("--synthetic", type=Path, required=True, metavar="DIR",
+                       help="folder of synthetic images (searched through sub-folders), such as the images/ "
+                            "folder that `sample` wrote")
     build.add_argument("--catch", type=Path, default=None, metavar="DIR",
                        help="folder of catch-trial images (obviously fake attention checks, searched "
-                            "recursively); recorded as synthetic with role catch")
-    build.add_argument("--out", type=Path, required=True, help="pool folder to create (must not exist)")
-    build.add_argument("--resolutions", type=_resolutions, default=(32, 64, 128, 256),
-                       help="comma-separated sizes in px (default 32,64,128,256)")
-    build.add_argument("--seed", type=int, default=0, help="seed for the shuffle and ids (default 0)")
-    build.add_argument("--workers", type=_positive, default=None,
-                       help=f"worker processes (default: all {os.cpu_count()} cores)")
-    build.add_argument("--crop", choices=CROP_CHOICES, default="center", help="make images square (default center)")
+                            "through sub-folders); they count as synthetic and serve only as attention checks")
+    build.add_argument("--out", type=Path, required=True, metavar="DIR",
+                       help="pool folder to create (must not exist yet)")
+    build.add_argument("--resolutions", type=_resolutions, default=(32, 64, 128, 256), metavar="LIST",
+                       help="comma-separated sizes in px at which every image is shown (default 32,64,128,256)")
+    build.add_argument("--seed", type=int, default=0, metavar="N",
+                       help="seed of the image order and the random file names (default 0)")
+    build.add_argument("--workers", type=_positive, default=None, metavar="N",
+                       help=f"images decoded at once (default: one per core, {os.cpu_count()} here)")
+    build.add_argument("--crop", choices=CROP_CHOICES, default="center",
+                       help="how a non-square image is made square: center crops it, pad adds black borders "
+                            "(default center)")
     build.add_argument("--window", default="auto",
-                       help="DICOM window: auto (from the file), lung, bone, brain, soft, or WIDTH,LEVEL")
-    build.add_argument("--frames", choices=FRAME_CHOICES, default="first", help="multi-frame DICOM (default first)")
+                       help="grey-level window for CT and other DICOM: auto (the file's own), lung, bone, "
+                            "brain, soft, or WIDTH,LEVEL (default auto)")
+    build.add_argument("--frames", choices=FRAME_CHOICES, default="first",
+                       help="which frames of a multi-frame DICOM file become images (default first)")
     build.add_argument("--color", choices=COLOR_CHOICES, default="refuse",
-                       help="colour images: refuse them or convert to grey (default refuse)")
-    build.add_argument("--generator-name", default=None, help="generator name recorded for the synthetic images")
+                       help="colour images: refuse them or convert them to grey (default refuse)")
+    build.add_argument("--generator-name", default=None, metavar="NAME",
+                       help="name of the generator recorded for the synthetic images (default: the one in "
+                            "samples.json, if any)")
     build.add_argument("--slices", default="middle", metavar="RULE",
                        help="which slices of volumes (NIfTI files, DICOM series folders) become images: middle "
                             "(default), every:K, list:3,7,12, or mask:SUFFIX / mask:FOLDER (slices where the "
@@ -97,18 +148,18 @@ def _add_build(commands) -> None:
                         help="label each image by the first folder below --real or --synthetic that holds it")
     flagged = build.add_mutually_exclusive_group()
     flagged.add_argument("--exclude-flagged", type=Path, default=None, metavar="FILE",
-                         help="leave out the synthetic images that a quality report (`python -m generation "
-                              "quality`) flagged as possible copies of training images: give its flagged.json. "
-                              "Without this option, a flagged.json in the --synthetic folder or in the folder "
-                              "that holds it is applied, and the build says so")
+                         help="leave out the synthetic images that this flagged.json (from `python -m generation "
+                              "quality --out REPORT`) flags as possible copies of training images. Without it, "
+                              "a flagged.json in the --synthetic folder or in the folder that holds it is applied")
     flagged.add_argument("--keep-flagged", action="store_true",
                          help="keep the flagged images in the pool (the manifest still lists them as flagged)")
     build.set_defaults(func=build_command)
 
 
 def _add_check(commands) -> None:
-    check = commands.add_parser("check", help="verify a pool's files and compare the classes")
-    check.add_argument("pool", type=Path, help="pool folder")
+    check = commands.add_parser("check", help="verify a pool's files and compare the classes",
+                                description=CHECK_DESCRIPTION)
+    check.add_argument("pool", type=Path, metavar="POOL", help="the pool folder (with manifest.json)")
     check.set_defaults(func=check_command)
 
 
