@@ -6,7 +6,7 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from ..forms import QuestionnaireForm
 from ..markdown import render_markdown
@@ -94,6 +94,7 @@ def start(request, token: str):
 
 
 @reader_page
+@require_safe
 def read(request, token: str):
     try:
         reader = reader_for_token(token, request.user)
@@ -111,6 +112,7 @@ def read(request, token: str):
 
 
 @reader_page
+@require_safe
 def done(request, token: str):
     try:
         reader = reader_for_token(token, request.user)
