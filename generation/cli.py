@@ -148,8 +148,9 @@ def _add_build(commands) -> None:
                         help="label each image by the first folder below --real or --synthetic that holds it")
     flagged = build.add_mutually_exclusive_group()
     flagged.add_argument("--exclude-flagged", type=Path, default=None, metavar="FILE",
-                         help="leave out the synthetic images that this flagged.json (from `python -m generation "
-                              "quality --out REPORT`) flags as possible copies of training images. Without it, "
+                         help="leave out the synthetic images that this flagged.json (REPORT/flagged.json from "
+                              "`python -m generation quality --out REPORT`; the REPORT folder will do) flags as "
+                              "possible copies of training images. Without it, "
                               "a flagged.json in the --synthetic folder or in the folder that holds it is applied")
     flagged.add_argument("--keep-flagged", action="store_true",
                          help="keep the flagged images in the pool (the manifest still lists them as flagged)")

@@ -69,6 +69,13 @@ def test_an_explicit_flagged_json_excludes_exactly_its_sources(tmp_path, image_d
     assert "given with --exclude-flagged" in summary.format()
 
 
+def test_the_report_folder_may_be_given_for_its_flagged_json(tmp_path, image_dirs):
+    real, synthetic = image_dirs
+    write_flagged(tmp_path / "report" / "flagged.json", ["batch/fake0.png"])
+    build_pool(real, synthetic, tmp_path / "pool", resolutions=SIZES, workers=1, exclude_flagged=tmp_path / "report")
+    assert synthetic_sources(tmp_path / "pool") == {"batch/fake1.png", "batch/fake2.png"}
+
+
 def test_the_manifest_records_what_was_left_out_why_and_by_which_rule(tmp_path, image_dirs):
     import hashlib
 
