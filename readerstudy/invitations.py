@@ -109,7 +109,8 @@ def read_reader_file(data: bytes) -> str:
     raise ReaderListError(["The file is not text (save it as CSV, UTF-8)."])
 
 
-def invite_readers(study: Study, rows: list[InviteRow], *, link_for=None, shown_at=None) -> tuple[list[Reader], list[str]]:
+def invite_readers(study: Study, rows: list[InviteRow], *, link_for=None,
+                   shown_at=None) -> tuple[list[Reader], list[str]]:
     """Invite every row, or nobody; returns (readers invited now, e-mail problems).
 
     Refused as a whole (ActionRefused, nothing changed) when the study is closed, a name is already

@@ -53,7 +53,9 @@ What goes in, one of:
 
 What comes out, in the --out folder: images/sample_0000.png, ... (8- or 16-bit grey) and
 samples.json, which names the generator (file name and hash) and gives every image's seed and
-label. Give OUT/images to `pool build --synthetic`. Draw at or above the study's largest resolution
+label. Give OUT/images to `pool build --synthetic`: it reads OUT/samples.json, records each image's
+generator and seed in the pool, and refuses images changed since they were drawn.
+Draw at or above the study's largest resolution
 (--min-resolution refuses a generator that draws smaller images), so that real and synthetic
 images go through the same resampling.
 
@@ -97,19 +99,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     budget.add_argument("--steps", type=int, help="training steps")
     budget.add_argument("--seconds", type=float, help="training time in seconds")
     tuning = train.add_argument_group("tuning")
-    tuning.add_argument("--batch-size", type=int, default=GanConfig.batch_size, help="(default %(default)s)")
+    tuning.add_argument("--batch-size", type=int, default=GanConfig.batch_size,
+                        help="images per training step (default %(default)s)")
     tuning.add_argument("--fade-kimg", type=float, default=GanConfig.fade_images / 1000,
                         help="thousands of images per fade-in (default %(default)g)")
     tuning.add_argument("--stable-kimg", type=float, default=GanConfig.stable_images / 1000,
                         help="thousands of images per resolution after its fade-in (default %(default)g)")
     tuning.add_argument("--augment", choices=("ada", "fixed", "off"), default="ada",
                         help="adaptive augmentation (default), a fixed probability (--augment-p) or none")
-    tuning.add_argument("--augment-p", type=float, default=0.0, help="starting or fixed probability (default 0)")
-    tuning.add_argument("--r1-gamma", type=float, default=GanConfig.r1_gamma, help="R1 weight (default %(default)s)")
+    tuning.add_argument("--augment-p", type=float, default=0.0,
+                        help="probability of augmenting an image: where adaptive augmentation starts, or the fixed "
+                             "value (default 0)")
+    tuning.add_argument("--r1-gamma", type=float, default=GanConfig.r1_gamma,
+                        help="strength of the R1 penalty on the discriminator (default %(default)s)")
     tuning.add_argument("--lr", type=float, help="learning rate (default: the design's)")
     tuning.add_argument("--checkpoint-every", type=int, default=GanConfig.checkpoint_every, metavar="STEPS",
-                        help="(default %(default)s)")
-    tuning.add_argument("--seed", type=int, default=0)
+                        help="write a checkpoint every STEPS steps (default %(default)s)")
+    tuning.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
     tuning.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
     train.set_defaults(func=train_command)
 
@@ -118,7 +124,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source = sample.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", type=Path, metavar="FILE", help="checkpoint written by train")
     source.add_argument("--torchscript", type=Path, metavar="FILE", help="TorchScript generator (torch.jit.save)")
-    source.add_argument("--entry-point", metavar="MODULE:FUNCTION", help="Python generator function")
+    source.add_argument("--entry-point", metavar="MODULE:FUNCTION",
+                        help="a Python function generate(n, seeds, labels) returning images")
     source.add_argument("--folder", type=Path, metavar="DIR", help="folder of images drawn elsewhere")
     source.add_argument("--verify", type=Path, metavar="SAMPLES_JSON", help="draw every recorded image again and "
                                                                             "compare")
@@ -128,8 +135,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sample.add_argument("--label", help="draw every image with this label (default: the labels in turn)")
     sample.add_argument("--labels", help="comma-separated label names an entry point knows")
     sample.add_argument("--bits", type=int, choices=(8, 16), default=8, help="PNG bit depth (default 8)")
-    sample.add_argument("--min-resolution", type=int, metavar="PX", help="the study's largest resolution")
-    sample.add_argument("--latent-dim", type=int, help="noise length of a TorchScript module without latent_dim")
+    sample.add_argument("--min-resolution", type=int, metavar="PX",
+                        help="refuse a generator that draws images smaller than PX (the study's largest resolution)")
+    sample.add_argument("--latent-dim", type=int,
+                        help="noise length for a TorchScript module without a latent_dim attribute")
     sample.add_argument("--name", help="generator name to record for --folder (default: folder:<its name>)")
     sample.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     sample.set_defaults(func=sample_command)

@@ -150,8 +150,8 @@ class InviteListSerializer(serializers.Serializer):
 
 class InvitedListSerializer(serializers.Serializer):
     invited = ReaderSerializer(many=True)
-    email_problems = serializers.ListField(child=serializers.CharField(),
-                                           help_text="Invitation e-mails that could not be sent (the readers are invited).")
+    email_problems = serializers.ListField(
+        child=serializers.CharField(), help_text="Invitation e-mails that could not be sent (the readers are invited).")
 
 
 class ExcludeSerializer(serializers.Serializer):

@@ -35,9 +35,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--data", type=Path, default=Path(settings.VAR_DIR) / "demo",
-                            help="Where the demo images are built.")
-        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
-        parser.add_argument("--count", type=int, default=200, help="Images per class in the demo pool.")
+                            help="folder for the demo's images and pool (default VAR_DIR/demo)")
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000",
+                            help="address the printed links start with (default %(default)s)")
+        parser.add_argument("--count", type=int, default=200,
+                            help="images per class in the demo pool (default %(default)s)")
 
     def handle(self, *args, data: Path, base_url: str, count: int, **options):
         pool = Pool.objects.filter(name="Demo phantoms").first()

@@ -7,15 +7,17 @@ from readerstudy.pools import PoolImportError, import_pool
 
 
 class Command(BaseCommand):
-    help = "Register a pool written by `python -m generation pool build` (idempotent; verifies hashes)."
+    help = ("Make a pool built by `python -m generation pool build` available to studies. Its files are checked "
+            "against the manifest first; importing the same pool again changes nothing.")
 
     def add_arguments(self, parser):
-        parser.add_argument("pool", type=Path, help="The pool directory (with manifest.json).")
-        parser.add_argument("--name", required=True, help="A name coordinators will recognise.")
+        parser.add_argument("pool", type=Path, help="the pool folder (with manifest.json)")
+        parser.add_argument("--name", required=True, help="a name coordinators will recognise")
         parser.add_argument("--no-copy", action="store_true",
-                            help="Serve the files where they are instead of copying them under MIRAGE_MEDIA_ROOT "
-                                 "(the canonical copies readers receive go to MIRAGE_MEDIA_ROOT, or to the S3 "
-                                 "bucket with MIRAGE_STORAGE=s3, either way).")
+                            help="leave the pool's files where they are instead of copying them under "
+                                 "MIRAGE_MEDIA_ROOT "
+                                 "(the re-encoded copies readers are sent, so that their size reveals nothing, "
+                                 "still go to MIRAGE_MEDIA_ROOT, or to the S3 bucket with MIRAGE_STORAGE=s3)")
 
     def handle(self, *args, pool: Path, name: str, no_copy: bool, **options):
         if not (pool / "manifest.json").is_file():
