@@ -65,10 +65,11 @@ def create_reader(study: Study, name: str, email: str = "", user=None) -> Reader
 def _store_schedule(reader: Reader, study: Study) -> None:
     planned = schedule_trials(pool_refs(study), schedule_spec(study), reader.seed, study_seed=study.seed,
                               reader_index=reader.ordinal)
+    exposures = _planned_exposures(planned, study)
     trials = Trial.objects.bulk_create([
         Trial(reader=reader, index=i, kind=p.kind, block=p.block, resolution=p.resolution,
-              odd_position=p.odd_position, exposure_ms=_planned_exposure(p, study))
-        for i, p in enumerate(planned)
+              odd_position=p.odd_position, exposure_ms=exposure_ms)
+        for i, (p, exposure_ms) in enumerate(zip(planned, exposures))
     ])
     if any(p.repeat_of is not None for p in planned):
         for trial, p in zip(trials, planned):
@@ -81,15 +82,32 @@ def _store_schedule(reader: Reader, study: Study) -> None:
     ])
 
 
-def _planned_exposure(planned, study: Study) -> int | None:
-    """A trial's exposure when it is known before the trial is shown (a staircase decides it when served)."""
-    if planned.kind == TrialKind.PRACTICE:
-        return None  # practice is untimed: a practice answer is never "not shown as asked"
-    if study.exposure_mode == ExposureMode.FIXED:
-        return study.exposure_ms
-    if study.exposure_mode == ExposureMode.CONSTANT:
-        return planned.exposure_ms
-    return None
+def _planned_exposures(planned: list, study: Study) -> list[int | None]:
+    """Each trial's exposure, where it is known before the trial is shown (a staircase decides it when served).
+
+    Practice is timed like the main trials, so the first brief image a reader meets is not one that counts:
+    a fixed exposure is the same for every trial; under constant stimuli the practice trials go through the
+    study's levels from the longest down, and round again, so a reader starts where seeing is easiest and,
+    given as many practice trials as levels, meets every level once before the main trials. The level
+    follows the trial's place among the practice trials alone, and the schedule puts the practice trials in
+    random order, so it tells nothing about the class. A staircase (kept for studies that already use it)
+    leaves practice untimed: its first exposure is only its starting point.
+    """
+    mode = study.exposure_mode
+    longest_first = sorted(study.exposure_levels_ms or [], reverse=True)
+    exposures: list[int | None] = []
+    practice_seen = 0
+    for p in planned:
+        if mode == ExposureMode.FIXED:
+            exposures.append(study.exposure_ms)
+        elif mode == ExposureMode.CONSTANT and p.kind == TrialKind.PRACTICE:
+            exposures.append(longest_first[practice_seen % len(longest_first)])
+            practice_seen += 1
+        elif mode == ExposureMode.CONSTANT:
+            exposures.append(p.exposure_ms)
+        else:
+            exposures.append(None)
+    return exposures
 
 
 class DesignFrozen(Exception):
@@ -251,9 +269,16 @@ def trial_payload(pending: sql.PendingTrial, reader: Reader, url_for_image, *, c
 
 
 def exposure_for(trial: Trial, reader: Reader) -> int | None:
+    """The exposure the page shows this trial for (None: untimed, the image stays until the answer).
+
+    A practice trial keeps the exposure planned with its schedule (`_planned_exposures`), so a reader
+    invited while practice was untimed goes on as they were briefed.
+    """
     study = reader.study
-    if study.exposure_mode == ExposureMode.NONE or trial.kind == TrialKind.PRACTICE:
+    if study.exposure_mode == ExposureMode.NONE:
         return None
+    if trial.kind == TrialKind.PRACTICE:
+        return trial.exposure_ms
     if study.exposure_mode == ExposureMode.FIXED:
         return study.exposure_ms
     if study.exposure_mode == ExposureMode.CONSTANT or trial.exposure_ms is not None:

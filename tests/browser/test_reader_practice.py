@@ -5,9 +5,7 @@ import re
 
 import pytest
 
-from readerstudy import readerstate, services
 from readerstudy.models import Reader, TrialKind
-from readerstudy.models.study import ExposureMode
 from readerstudy.services import create_reader
 
 from .reader_helpers import current_trial, start, stored_answers, wait_for_new_image, wait_for_phase, wait_ready
@@ -104,22 +102,7 @@ def test_forced_choice_practice_feedback_outlines_the_odd_image_once_answered(pa
     assert [a.correct for a in stored_answers(reader, 2)] == [False, True]
 
 
-def time_practice_as_the_study(monkeypatch):
-    """The server's exposure rule with practice timed like the main trials of a fixed-exposure study."""
-    untimed_practice = services.exposure_for
-
-    def exposure_for(trial, reader):
-        if trial.kind == TrialKind.PRACTICE and reader.study.exposure_mode == ExposureMode.FIXED:
-            return reader.study.exposure_ms
-        return untimed_practice(trial, reader)
-
-    monkeypatch.setattr(services, "exposure_for", exposure_for)
-    monkeypatch.setattr(readerstate, "exposure_for", exposure_for)
-
-
-def test_a_timed_practice_trial_is_counted_down_exposed_masked_and_never_times_out(
-        page, live_server, make_study, monkeypatch):
-    time_practice_as_the_study(monkeypatch)
+def test_a_timed_practice_trial_is_counted_down_exposed_masked_and_never_times_out(page, live_server, make_study):
     study = make_study(design="choice", alternatives=2, exposure_mode="fixed", exposure_ms=300, time_limit_ms=1000,
                        practice_trials=1, display_size=256, trials_per_resolution=1, resolutions=[64])
     reader = create_reader(study, "Dr. Quick Practice")
@@ -144,14 +127,3 @@ def test_a_timed_practice_trial_is_counted_down_exposed_masked_and_never_times_o
     assert 280 <= answer.client_exposure_ms <= 400 and answer.exposure_ok
     wait_for_phase(page, "countdown")  # then the main trial, timed as before
     assert page.locator("#phase").inner_text() == ""
-
-
-@pytest.mark.xfail(strict=True, reason="readerstudy/services.py stores and serves practice trials untimed "
-                                       "(_planned_exposure and exposure_for return None for practice)")
-def test_the_server_times_practice_when_the_study_is_timed(make_study):
-    study = make_study(exposure_mode="fixed", exposure_ms=300, practice_trials=2, trials_per_resolution=1,
-                       resolutions=[64])
-    reader = create_reader(study, "Dr. Timed Practice")
-    practice = list(reader.trials.filter(kind=TrialKind.PRACTICE))
-    assert [t.exposure_ms for t in practice] == [300, 300]
-    assert services.exposure_for(practice[0], reader) == 300

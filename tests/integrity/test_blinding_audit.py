@@ -52,9 +52,10 @@ DESIGNS = {
     "forced choice of 3": dict(design="choice", alternatives=3, trials_per_resolution=16, odd_class="synthetic"),
     "rating": dict(design="rating", trials_per_resolution=24),
     "rating then real or synthetic": dict(design="rating", trials_per_resolution=24, rating_ask_class=True),
-    "fixed exposure": dict(design="single", trials_per_resolution=24, exposure_mode="fixed", exposure_ms=100),
+    "fixed exposure": dict(design="single", trials_per_resolution=24, exposure_mode="fixed", exposure_ms=100,
+                           practice_trials=2),
     "constant stimuli": dict(design="single", trials_per_resolution=24, exposure_mode="constant",
-                             exposure_levels_ms=[50, 100, 200, 400]),
+                             exposure_levels_ms=[50, 100, 200, 400], practice_trials=2),
 }
 READERS_PER_DESIGN = 2
 
@@ -479,6 +480,10 @@ def test_nothing_a_reader_of_this_design_receives_predicts_the_truth(transcripts
     assert len([t for t in seen if t.kind != "practice"]) >= 60, "too few trials to audit"
     if DESIGNS[design].get("exposure_mode") == "constant":
         assert {t.payload["exposure_ms"] for t in seen if t.kind != "practice"} == {50, 100, 200, 400}
+        # Timed practice, the longest levels first, is read (and sends its exposure) like any trial.
+        assert [t.payload["exposure_ms"] for t in seen if t.kind == "practice"] == [400, 200] * READERS_PER_DESIGN
+    if DESIGNS[design].get("exposure_mode") == "fixed":
+        assert {t.payload["exposure_ms"] for t in seen} == {100}
     verdicts = audit_trials(seen, with_random=False)
     assert not leaks(verdicts), report(verdicts)
 

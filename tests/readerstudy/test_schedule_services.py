@@ -9,7 +9,7 @@ import pytest
 
 from readerstudy.forms import StudyForm
 from readerstudy.models import Reader, Response, Study, Trial
-from readerstudy.services import create_reader, save_design
+from readerstudy.services import create_reader, save_design, start_reading
 
 from .helpers import invite
 
@@ -67,7 +67,8 @@ def test_constant_stimuli_store_each_trials_level_and_serve_it_before_the_trial_
                        practice_trials=2, catch_trials=2, repeat_trials=2)
     reader = invite(study)
     stored = list(reader.trials.order_by("index").values_list("kind", "resolution", "exposure_ms"))
-    assert all(ms is None for kind, _, ms in stored if kind == "practice")
+    # Practice is timed too: the levels from the longest down (practice comes first in the schedule).
+    assert [ms for kind, _, ms in stored if kind == "practice"] == [400, 200]
     assert all(ms in levels for kind, _, ms in stored if kind != "practice")
     for res in study.resolutions:
         counts = [sum(1 for kind, r, ms in stored if kind == "main" and r == res and ms == level) for level in levels]
@@ -87,6 +88,48 @@ def test_constant_stimuli_store_each_trials_level_and_serve_it_before_the_trial_
     assert client.get(f"/api/reader/{reader.token}/").json()["trials"][0]["exposure_ms"] is not None
     # Serving never changes a stored level.
     assert list(reader.trials.order_by("index").values_list("kind", "resolution", "exposure_ms")) == stored
+
+
+def test_practice_under_constant_stimuli_runs_through_the_levels_whatever_the_class(client, make_study):
+    study = make_study(exposure_mode="constant", exposure_levels_ms=[300, 100, 200], practice_trials=4,
+                       trials_per_resolution=2)
+    seen = set()
+    for i in range(12):
+        reader = create_reader(study, f"R{i}")
+        practice = reader.trials.filter(kind="practice").order_by("index")
+        assert [t.exposure_ms for t in practice] == [300, 200, 100, 300]
+        seen.update((t.truth, t.exposure_ms) for t in practice[:2])
+    # The practice trials come in random order, so each class meets each of the first levels.
+    assert seen == {(cls, ms) for cls in ("real", "synthetic") for ms in (300, 200)}
+    briefing = client.get(f"/r/{reader.token}/").content.decode()
+    assert "The practice trials are timed too, starting with the longest duration." in briefing
+
+
+def test_practice_under_a_fixed_exposure_is_timed_like_the_main_trials(client, make_study):
+    study = make_study(exposure_mode="fixed", exposure_ms=300, practice_trials=2, trials_per_resolution=1,
+                       resolutions=[64])
+    reader = invite(study)
+    practice = list(reader.trials.filter(kind="practice").order_by("index"))
+    assert [t.exposure_ms for t in practice] == [300, 300]
+    current, following = client.get(f"/api/reader/{reader.token}/").json()["trials"]
+    assert (current["kind"], current["exposure_ms"], following["exposure_ms"]) == ("practice", 300, 300)
+    shown = {"trial": current["token"], "answer": "real", "client_exposure_ms": 305.0, "requested_exposure_ms": 300}
+    client.post(f"/api/reader/{reader.token}/responses/", json.dumps(shown), content_type="application/json")
+    unshown = {"trial": following["token"], "answer": "real"}  # the page sent no exposure: not shown as asked
+    client.post(f"/api/reader/{reader.token}/responses/", json.dumps(unshown), content_type="application/json")
+    assert [Response.objects.get(trial__token=t["token"]).exposure_ok for t in (current, following)] == [True, False]
+
+
+def test_a_reader_whose_practice_was_planned_untimed_keeps_it_untimed(client, make_study):
+    study = make_study(exposure_mode="fixed", exposure_ms=300, practice_trials=2, trials_per_resolution=1,
+                       resolutions=[64])
+    reader = create_reader(study, "Reader")
+    reader.trials.filter(kind="practice").update(exposure_ms=None)  # invited while practice was untimed
+    assert "The practice trials show the image until you answer." in client.get(f"/r/{reader.token}/").content.decode()
+    start_reading(reader, {"role": "radiologist", "years_experience": 10, "subspecialty": ""}, consented=True)
+    current, following = client.get(f"/api/reader/{reader.token}/").json()["trials"]
+    assert (current["kind"], current["exposure_ms"], following["exposure_ms"]) == ("practice", None, None)
+    assert reader.trials.filter(kind="practice", exposure_ms__isnull=False).count() == 0, "serving keeps it so"
 
 
 def test_an_account_bound_invitation_stays_closed_once_the_account_is_deleted(client, study, charlie, bob):
