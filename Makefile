@@ -26,7 +26,11 @@ run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py demo --base-url http://$(HOST):$(PORT)
-	@echo "Serving on http://$(HOST):$(PORT)/ with $(WORKERS) workers (Ctrl-C to stop)."
+	@echo "Serving on http://$(HOST):$(PORT)/ with $(WORKERS) workers and a task worker (Ctrl-C stops both)."
+	@# The task worker runs background tasks (a pool's quality report). It stops with gunicorn: on Ctrl-C it
+	@# gets the terminal's interrupt, then the trap's TERM, which also ends a report it is in the middle of.
+	@$(BIN)/python manage.py db_worker --no-startup-delay & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn readerstudy.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --access-logfile - --log-level warning --logger-class readerstudy.logging.GunicornLogger
 
 test: $(VENV)/.installed-test
