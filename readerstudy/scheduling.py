@@ -146,10 +146,11 @@ class _SourceBank:
             available = len(self.by_key.get((role, image_class, resolution), []))
             kind = "catch" if role == "catch" else image_class
             raise ScheduleError(
-                f"The pool has too few {kind} images at {resolution} px for the {what}: "
-                f"{n} more needed, {len(taken)} unused left of {available}"
+                f"The pool has too few {kind} images at {resolution} px for the {what}: {n} needed, "
+                f"{len(taken)} left unused of {available}"
                 + ("" if self.allow_repeat else " (each source image is shown to a reader at most once)")
-                + ". Use fewer trials, fewer resolutions, or a larger pool."
+                + f". Add at least {n - len(taken)} more {kind} images at {resolution} px to the pool, "
+                "or use fewer trials or fewer resolutions."
             )
         return taken
 
@@ -250,11 +251,20 @@ def _eligible_sources(images: list[ImageRef], resolutions: list[int]) -> dict[st
     return eligible
 
 
-def _short_of(spec: ScheduleSpec, groups: int, per_group: str, need: int, image_class: str, available: int) -> str:
-    layout = (f"{per_group} read at every resolution" if spec.allow_source_repeat
-              else f"{_plural(groups, 'resolution')} x {per_group}")
-    return (f"Shared case set: {layout} need {need} {image_class} sources with images at every resolution; "
-            f"the pool has {available}. Use fewer trials per resolution, fewer resolutions, or a larger pool.")
+def _short_of(spec: ScheduleSpec, groups: int, shortfalls: list[tuple[str, int, str, int]]) -> str:
+    """What a shared case set needs of each class the pool is short of, and how many more sources that is.
+
+    Each shortfall is (what one group reads, sources needed, class, sources the pool has).
+    """
+    needs, more = [], []
+    for per_group, need, image_class, available in shortfalls:
+        layout = (f"{per_group} read at every resolution" if spec.allow_source_repeat
+                  else f"{_plural(groups, 'resolution')} x {per_group}")
+        needs.append(f"{layout} need {need} {image_class} sources with images at every resolution; "
+                     f"the pool has {available}.")
+        more.append(f"{need - available} more {image_class}")
+    return (f"Shared case set: {' '.join(needs)} Add {' and '.join(more)} sources to the pool (each with images "
+            "at every resolution), or use fewer trials per resolution or fewer resolutions.")
 
 
 def _shared_case_set(eligible: dict[str, list[_Source]], spec: ScheduleSpec,
@@ -270,11 +280,14 @@ def _shared_case_set(eligible: dict[str, list[_Source]], spec: ScheduleSpec,
     groups: list[list[tuple[_Source, ...]]] = []
     if spec.design == "choice":
         odd_class, other, foils = spec.odd_class, _other(spec.odd_class), spec.alternatives - 1
+        shortfalls = []
         for cls, per_group in ((odd_class, f"{_plural(t, 'trial')} with 1 odd {odd_class} image"),
                                (other, f"{_plural(t, 'trial')} x {_plural(foils, f'{other} foil')}")):
             need = n_groups * t * (1 if cls == odd_class else foils)
             if len(eligible[cls]) < need:
-                raise ScheduleError(_short_of(spec, n_groups, per_group, need, cls, len(eligible[cls])))
+                shortfalls.append((per_group, need, cls, len(eligible[cls])))
+        if shortfalls:
+            raise ScheduleError(_short_of(spec, n_groups, shortfalls))
         for _ in range(n_groups):
             cases = []
             for _ in range(t):
@@ -292,10 +305,10 @@ def _shared_case_set(eligible: dict[str, list[_Source]], spec: ScheduleSpec,
     else:
         n_syn = round(t * spec.synthetic_fraction)
         need = {"synthetic": n_syn, "real": t - n_syn}
-        for cls in CLASSES:
-            if len(eligible[cls]) < n_groups * need[cls]:
-                raise ScheduleError(_short_of(spec, n_groups, _plural(need[cls], f"{cls} image"),
-                                              n_groups * need[cls], cls, len(eligible[cls])))
+        shortfalls = [(_plural(need[cls], f"{cls} image"), n_groups * need[cls], cls, len(eligible[cls]))
+                      for cls in CLASSES if len(eligible[cls]) < n_groups * need[cls]]
+        if shortfalls:
+            raise ScheduleError(_short_of(spec, n_groups, shortfalls))
         groups = [[(source,) for cls in CLASSES for source in decks[cls].deal(need[cls])] for _ in range(n_groups)]
     return groups, decks["real"].left() + decks["synthetic"].left()
 
@@ -312,8 +325,9 @@ def _check_practice_supply(left: list[_Source], spec: ScheduleSpec) -> None:
         if available < need[cls]:
             raise ScheduleError(
                 f"Shared case set: {_plural(p, 'practice trial')} need {need[cls]} {cls} sources outside the "
-                f"main case set, with images at every resolution; the pool has {available} left. Use fewer "
-                "practice or main trials, or a larger pool.")
+                f"main case set, with images at every resolution; the pool has {available} left. Add "
+                f"{need[cls] - available} more {cls} sources to the pool (each with images at every "
+                "resolution), or use fewer practice or main trials.")
 
 
 def _shared_main_trials(groups: list[list[tuple[_Source, ...]]], spec: ScheduleSpec, rng: random.Random,

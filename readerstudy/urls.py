@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .api import reader as reader_api
 from .converters import TokenConverter
-from .views import analyst, coordinator, home, pools, reader
+from .views import analyst, coordinator, design, home, pools, reader
 
 register_converter(TokenConverter, "token")
 
@@ -35,6 +35,8 @@ urlpatterns = [
     path("coordinator/pools/<int:pk>/quality/<int:run_pk>/<str:name>", pools.pool_quality_file,
          name="pool-quality-file"),
     path("coordinator/studies/new/", coordinator.study_edit, name="study-new"),
+    path("coordinator/studies/design/preview/", design.design_preview, name="design-preview"),
+    path("coordinator/studies/design/power/", design.design_power, name="design-power"),
     path("coordinator/studies/<int:pk>/", coordinator.study_detail, name="study-detail"),
     path("coordinator/studies/<int:pk>/edit/", coordinator.study_edit, name="study-edit"),
     path("coordinator/studies/<int:pk>/copy/", coordinator.study_copy, name="study-copy"),

@@ -68,6 +68,39 @@ class ExposureMode(models.TextChoices):
     STAIRCASE = "staircase", "Adaptive staircase"
 
 
+# When a design field means something, as data: field -> {controlling field: when it applies}. A list gives
+# the controlling field's values under which the field applies; {"above": n} asks for a number above n.
+# Every condition of a field must hold; a field not named here applies to every design. One rule for the
+# study summary (Study.design_fields_that_apply), the design form (which ignores, when saving, a field that
+# does not apply) and the form's script (static/mirage/design_form.mjs, which hides it as the design changes).
+APPLIES_WHEN: dict[str, dict[str, list[str] | dict[str, int]]] = {
+    "alternatives": {"design": [Design.CHOICE.value]},
+    "odd_class": {"design": [Design.CHOICE.value]},
+    "synthetic_fraction": {"design": [Design.SINGLE.value, Design.RATING.value]},
+    "tell_ratio": {"design": [Design.SINGLE.value, Design.RATING.value]},
+    "confidence_scale": {"design": [Design.SINGLE.value]},
+    "rating_labels": {"design": [Design.RATING.value]},
+    "rating_ask_class": {"design": [Design.RATING.value]},
+    "practice_feedback": {"practice_trials": {"above": 0}},
+    "practice_pass_mark": {"practice_trials": {"above": 0}},
+    "exposure_ms": {"exposure_mode": [ExposureMode.FIXED.value, ExposureMode.STAIRCASE.value]},
+    "exposure_levels_ms": {"exposure_mode": [ExposureMode.CONSTANT.value]},
+}
+APPLIES_CONTROLS = sorted({control for condition in APPLIES_WHEN.values() for control in condition})
+
+
+def field_applies(name: str, values: dict) -> bool:
+    """Whether design field `name` applies, given the values of the controlling fields (APPLIES_CONTROLS)."""
+    for control, when in APPLIES_WHEN.get(name, {}).items():
+        value = values.get(control)
+        if isinstance(when, dict):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > when["above"]:
+                return False
+        elif value not in when:
+            return False
+    return True
+
+
 class Study(models.Model):
     """A reader study. Every field below `pool` is design; design is frozen once an answer arrives."""
 
@@ -153,27 +186,9 @@ class Study(models.Model):
         return self.name
 
     def design_fields_that_apply(self) -> list[str]:
-        """The design fields that mean something for this study's design and options (for its summary)."""
-        skip = set()
-        if self.design != Design.CHOICE:
-            skip |= {"alternatives", "odd_class"}
-        else:
-            skip |= {"synthetic_fraction", "tell_ratio", "confidence_scale"}
-        if self.design != Design.RATING:
-            skip |= {"rating_labels", "rating_ask_class"}
-        else:
-            skip |= {"confidence_scale"}
-        if self.exposure_mode in ("none", "staircase"):
-            skip |= {"exposure_levels_ms"} | ({"exposure_ms"} if self.exposure_mode == "none" else set())
-        elif self.exposure_mode == "fixed":
-            skip |= {"exposure_levels_ms"}
-        else:
-            skip |= {"exposure_ms"}
-        if not self.practice_trials:
-            skip |= {"practice_feedback", "practice_pass_mark"}
-        if self.time_limit_ms is None:
-            skip |= {"min_view_ms"} if not self.min_view_ms else set()
-        return [f for f in self.DESIGN_FIELDS if f not in skip and hasattr(self, f)]
+        """The design fields that mean something for this study's design and options (see APPLIES_WHEN)."""
+        values = {control: getattr(self, control) for control in APPLIES_CONTROLS}
+        return [name for name in self.DESIGN_FIELDS if field_applies(name, values)]
 
     @property
     def is_frozen(self) -> bool:
