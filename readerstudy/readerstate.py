@@ -5,7 +5,7 @@ from typing import Any
 
 from django.urls import reverse
 
-from .models import Design, Reader, StudyStatus, Trial, TrialKind
+from .models import Design, Reader, Response, Study, StudyStatus, TrialKind
 from .models.study import ExposureMode
 from .services import exposure_for, mark_served, pending_trials, progress, reader_score, trial_payload
 
@@ -80,18 +80,19 @@ def _seconds(ms: int) -> str:
     return f"{ms / 1000:g}"
 
 
-def _practice_answer(reader: Reader, counts: dict[str, int]) -> dict[str, Any] | None:
-    """The server's verdict on the reader's latest practice answer of a forced choice, with the odd image's
-    position: shown as feedback once answered (never before), while the main trials have not begun."""
-    study = reader.study
-    if (study.design != Design.CHOICE or not study.practice_feedback or not counts["practice_done"]
-            or counts["done"]):
+def practice_feedback(response: Response, study: Study) -> dict[str, Any] | None:
+    """The server's verdict on a stored practice answer, when the study gives feedback; None otherwise.
+
+    In a forced choice it names the odd image's position too: the answer is stored by then, and only the
+    acknowledgement of a practice answer carries it, never a main trial's, nor the state.
+    """
+    trial = response.trial
+    if trial.kind != TrialKind.PRACTICE or not study.practice_feedback or response.correct is None:
         return None
-    last = (Trial.objects.filter(reader=reader, kind=TrialKind.PRACTICE, response__isnull=False)
-            .order_by("-index").values("token", "odd_position", "response__correct").first())
-    if last is None:
-        return None
-    return {"trial": last["token"], "correct": last["response__correct"], "odd_position": last["odd_position"]}
+    feedback: dict[str, Any] = {"correct": response.correct}
+    if trial.odd_position is not None:
+        feedback["odd_position"] = trial.odd_position
+    return feedback
 
 
 def reader_state(reader: Reader) -> dict[str, Any]:
@@ -123,9 +124,6 @@ def reader_state(reader: Reader) -> dict[str, Any]:
         "responses_url": reverse("api-reader-responses", args=[reader.token]),
         "state_url": reverse("api-reader-state", args=[reader.token]),
     }
-    practice_answer = _practice_answer(reader, counts)
-    if practice_answer is not None:
-        state["practice_answer"] = practice_answer
     if finished and study.show_score:
         state["score"] = reader_score(reader)
     return state

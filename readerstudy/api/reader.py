@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from ..models import TrialKind
 from ..pools import canonical_bytes
-from ..readerstate import reader_state
+from ..readerstate import practice_feedback, reader_state
 from ..converters import TokenConverter
 from ..forms import ROLE_CHOICES
 from ..services import (ReadingError, Submission, reader_for_token, start_reading, submit_response,
@@ -123,8 +123,9 @@ class ReaderResponsesView(ReaderAPIView):
         if not created:
             # This page's own earlier try (a retry after a lost acknowledgement), or another tab's answer?
             body["same_client"] = bool(submission.client_key) and response.client_key == submission.client_key
-        if response.trial.kind == TrialKind.PRACTICE and reader.study.practice_feedback and response.correct is not None:
-            body["feedback"] = {"correct": response.correct}
+        feedback = practice_feedback(response, reader.study)
+        if feedback is not None:
+            body["feedback"] = feedback
         if reader.excluded:
             body["state"] = {"finished": True, "excluded": True, "message": (
                 "You did not reach the practice pass mark, so the main trials will not start. "

@@ -23,7 +23,6 @@ const FEEDBACK_POINTED_MS = 1600;  // ... when it points out the odd image the r
 let progress = initial.progress;
 let queue = initial.trials.slice();   // the server's current and next trial, from its latest state
 let ended = null;                     // "finished" or "excluded", once the server says so
-let practiceAnswer = initial.practice_answer || null;  // the server's verdict on the last practice answer
 const answered = new Set();           // tokens answered on this page (sent or being sent)
 const preloaded = new Map();
 let trial = null;                     // the trial on screen: the server's payload, plus what was shown
@@ -248,8 +247,7 @@ function enterSending() {
       if (!current()) return;
       const own = body.feedback && !(body.created === false && !body.same_client);
       if (!own) return screen.dispatch("next");
-      const known = practiceAnswer && practiceAnswer.trial === body.trial ? practiceAnswer : {};
-      return screen.dispatch("verdict", { ...known, ...body.feedback });
+      return screen.dispatch("verdict", body.feedback);  // in a forced choice, with the odd image's position
     }, () => {});
     return undefined;
   }
@@ -301,7 +299,6 @@ function acknowledge(body) {
   }
   queue = state.trials;
   queue.forEach(preload);
-  if (state.practice_answer) practiceAnswer = state.practice_answer;
   if (state.finished) ended = "finished";
   // Not stored, and the stored answer is not this page's own earlier try (a retry after a lost
   // acknowledgement): the trial had already been answered elsewhere (another tab or device), and the

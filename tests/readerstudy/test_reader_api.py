@@ -201,6 +201,42 @@ def test_the_practice_verdict_is_stored_with_the_last_practice_answer_or_not_at_
     assert reader.excluded and not Response.objects.filter(trial__reader=reader, trial__kind="main").exists()
 
 
+def test_forced_choice_practice_feedback_names_the_odd_position_once_the_answer_is_stored(client, make_study):
+    study = make_study(design="choice", alternatives=3, practice_trials=2, trials_per_resolution=3, resolutions=[64])
+    reader = invite(study, "R")
+    for correct in (False, True):
+        current = state(client, reader)["trials"][0]
+        assert current["kind"] == "practice" and "odd_position" not in str(current), "nothing before the answer"
+        trial = Trial.objects.get(token=current["token"])
+        chosen = trial.odd_position if correct else (trial.odd_position + 1) % 3
+        body = post(client, reader, trial=trial.token, chosen_position=chosen, client_key="k").json()
+        assert body["feedback"] == {"correct": correct, "odd_position": trial.odd_position}
+        assert "odd_position" not in str(body["state"]), "the state after it never names it"
+        retry = post(client, reader, trial=trial.token, chosen_position=chosen, client_key="k").json()
+        assert retry["created"] is False and retry["feedback"] == body["feedback"], "a lost acknowledgement"
+    while (trials := state(client, reader)["trials"]):
+        trial = Trial.objects.get(token=trials[0]["token"])
+        assert trial.kind != "practice"
+        body = post(client, reader, trial=trial.token, chosen_position=(trial.odd_position + 1) % 3).json()
+        assert "feedback" not in body and "odd_position" not in str(body), "a main trial's answer never names it"
+    assert Response.objects.filter(trial__reader=reader, trial__kind="main").count() == 3
+
+
+def test_practice_without_feedback_never_names_the_odd_position(client, make_study):
+    study = make_study(design="choice", alternatives=2, practice_trials=2, practice_feedback=False,
+                       trials_per_resolution=1, resolutions=[64])
+    reader = invite(study, "R")
+    trial = Trial.objects.get(token=state(client, reader)["trials"][0]["token"])
+    body = post(client, reader, trial=trial.token, chosen_position=trial.odd_position).json()
+    assert body["created"] is True and "feedback" not in body and "odd_position" not in str(body)
+
+
+def test_single_image_practice_feedback_is_the_verdict_alone(client, make_study):
+    reader = invite(make_study(practice_trials=2), "R")
+    trial = Trial.objects.get(token=state(client, reader)["trials"][0]["token"])
+    assert post(client, reader, trial=trial.token, answer=answer_for(trial)).json()["feedback"] == {"correct": True}
+
+
 @pytest.mark.parametrize("design, extra, field", [
     ({}, {"confidence": 3}, "confidence"),
     ({}, {"rating": 2}, "rating"),
