@@ -150,8 +150,9 @@ class StudyForm(forms.ModelForm):
                                    "blurred one.",
             "order": "Interleaved: the resolutions are mixed, a few trials of each per round. Blocked: all the "
                      "trials of one resolution, then the next, in a random order of resolutions per reader.",
-            "practice_trials": "Trials at the start that do not count, to learn the screen: untimed, with no "
-                               "time limit and no confidence question. 0 for none; 4 to 10 is usual.",
+            "practice_trials": "Trials at the start that do not count, to learn the screen: timed like the main "
+                               "trials, but with no time limit and no confidence question. 0 for none; 4 to 10 "
+                               "is usual.",
             "practice_feedback": "After each practice answer the reader is told whether it was right.",
             "practice_pass_mark": "Share of the practice a reader must get right (single image: of the real and of "
                                   "the synthetic images each) to go on to the main trials, e.g. 0.6. 0 lets "
@@ -183,7 +184,7 @@ class StudyForm(forms.ModelForm):
             "exposure_mode": "Untimed: the image stays until the reader answers. Fixed exposure: after a 3-2-1 "
                              "countdown the image is shown for a set time and then covered by a noise pattern. "
                              "Several fixed exposures: the same, with a few durations in random order, to find "
-                             "how long readers need. Practice is always untimed.",
+                             "how long readers need. Practice is timed the same way.",
             "exposure_ms": "How long each image is shown, in ms: 17 (one frame on a 60 Hz screen) to 60,000, e.g. "
                            "500. For an adaptive staircase, its first exposure.",
             "instructions": "What readers read on their invitation page before they start, in Markdown (**bold**, "

@@ -91,18 +91,22 @@ def reading_minutes(study: Study) -> float:
 
     A trial is the blank before it, then the image: untimed, looked at until answered (at least the
     minimum viewing time); timed, the countdown, the exposure and the mask, then the answer. A time limit
-    caps the answering. Practice is untimed and asks no confidence, with a verdict to read if given.
+    caps the answering. Practice is timed like the main trials (a staircase's is untimed), has no time
+    limit and asks no confidence, with a verdict to read if given.
     """
     images = study.alternatives if study.design == Design.CHOICE else 1
     blank = study.blank_ms / 1000
     judge = max(JUDGE_S + EXTRA_IMAGE_S * (images - 1), study.min_view_ms / 1000)
-    practice = blank + judge + FEEDBACK_S * study.practice_feedback
     answer = judge
     shown = 0.0
     if study.exposure_mode != ExposureMode.NONE:
         levels = study.exposure_levels_ms if study.exposure_mode == ExposureMode.CONSTANT else [study.exposure_ms]
         shown = (COUNTDOWN_FROM * COUNTDOWN_STEP_MS + sum(levels) / len(levels) + MASK_MS) / 1000
         answer = AFTER_MASK_S
+    if study.exposure_mode in (ExposureMode.NONE, ExposureMode.STAIRCASE):
+        practice = blank + judge + FEEDBACK_S * study.practice_feedback
+    else:
+        practice = blank + shown + AFTER_MASK_S + FEEDBACK_S * study.practice_feedback
     answer += (FOLLOW_UP_S * (study.confidence_scale != "off")
                + FOLLOW_UP_S * (study.design == Design.RATING and study.rating_ask_class)
                + REASON_S * study.ask_reason)

@@ -26,10 +26,6 @@ def shown(page, name: str) -> bool:
     return page.locator(f"#id_{name}").is_visible()
 
 
-def preview_images(page) -> int:
-    return page.locator("#design-preview img.stimulus").count()
-
-
 def test_a_coordinator_designs_a_study_with_the_form_following_the_design(laptop_page, live_server, alice, pool):
     page = laptop_page
     log_in(page, live_server.url, "alice", "alice-pass-123")
@@ -38,7 +34,8 @@ def test_a_coordinator_designs_a_study_with_the_form_following_the_design(laptop
 
     # A single-image design to begin with: its own fields, none of the others'.
     assert shown(page, "confidence_scale") and shown(page, "synthetic_fraction")
-    for name in ("alternatives", "odd_class", "rating_labels", "exposure_ms", "exposure_levels_ms", "practice_feedback"):
+    for name in ("alternatives", "odd_class", "rating_labels", "exposure_ms", "exposure_levels_ms",
+                 "practice_feedback"):
         assert not shown(page, name), name
     page.wait_for_selector("#design-preview .error")  # no pool chosen yet: the form's own words
     assert "Pool: This field is required." in page.inner_text("#design-preview")
@@ -62,7 +59,8 @@ def test_a_coordinator_designs_a_study_with_the_form_following_the_design(laptop
     assert shown(page, "exposure_levels_ms") and not shown(page, "exposure_ms")
     page.fill("#id_practice_trials", "2")
     assert shown(page, "practice_feedback") and shown(page, "practice_pass_mark")
-    page.wait_for_function("() => document.querySelector('#preview-timing')?.textContent.includes('Practice is untimed')")
+    page.wait_for_function(
+        "() => document.querySelector('#preview-timing')?.textContent.includes('Practice is timed too')")
     assert "one of 4 durations" in page.inner_text("#preview-timing")
     page.select_option("#preview-resolution", "64")
     page.wait_for_function(
@@ -93,6 +91,7 @@ def test_a_coordinator_designs_a_study_with_the_form_following_the_design(laptop
     study = Study.objects.get()
     page.wait_for_url(re.compile(re.escape(f"{live_server.url}/coordinator/studies/{study.pk}/") + "$"))
     assert messages(page) == ["Study “Chest phantoms, forced choice” saved."]
-    assert (study.design, study.alternatives, study.exposure_mode, study.practice_trials) == ("choice", 3, "constant", 2)
+    assert (study.design, study.alternatives, study.exposure_mode, study.practice_trials) == \
+        ("choice", 3, "constant", 2)
     assert study.confidence_scale == "off" and study.exposure_levels_ms == [100, 200, 400, 800]
     check_fits(page, "study page after the design form")

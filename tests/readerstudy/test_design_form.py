@@ -123,7 +123,8 @@ def test_the_form_stores_what_the_study_summary_shows_and_defaults_the_rest(clie
 
 
 def test_the_rule_reads_the_design_the_exposure_and_the_practice():
-    assert field_applies("alternatives", {"design": "choice"}) and not field_applies("alternatives", {"design": "single"})
+    assert field_applies("alternatives", {"design": "choice"})
+    assert not field_applies("alternatives", {"design": "single"})
     assert field_applies("confidence_scale", {"design": "single"})
     assert not field_applies("confidence_scale", {"design": "choice"})
     assert not field_applies("practice_pass_mark", {"practice_trials": 0})
@@ -163,7 +164,7 @@ def test_a_form_sent_back_shows_a_field_left_out_at_its_default(client, alice, p
     response = client.post(NEW, design_data(pool, design="single", trials_per_resolution=40))
     page = response.content.decode()
     assert response.status_code == 400
-    assert re.search(r'name="alternatives" value="2"', page) and re.search(r'name="exposure_levels_ms" value="100,200,400,800"', page)
+    assert 'name="alternatives" value="2"' in page and 'name="exposure_levels_ms" value="100,200,400,800"' in page
     assert re.search(r'name="practice_feedback"[^>]* checked', page)
 
 
@@ -175,7 +176,8 @@ def test_saving_a_design_the_pool_cannot_supply_says_what_is_missing_and_how_man
     response = client.post(NEW, design_data(pool, trials_per_resolution=40))
     page = response.content.decode()
     assert response.status_code == 400 and "The pool cannot supply this design." in page
-    assert "2 resolutions x 20 real images need 40 real sources with images at every resolution; the pool has 30." in page
+    assert ("2 resolutions x 20 real images need 40 real sources with images at every resolution; "
+            "the pool has 30.") in page
     assert "Add 10 more real and 10 more synthetic sources to the pool" in page
     # 60 practice trials need 30 real sources outside the 4 real images of the main case set.
     response = client.post(NEW, design_data(pool, practice_trials=60))
@@ -229,8 +231,8 @@ def test_the_preview_shows_confidence_and_explains_the_exposure(client, alice, p
     assert ("one of 3 durations, 100, 200, 400 ms, each equally often at every resolution and for both kinds of "
             "image, in random order, after a countdown (3, 2, 1, 1.2 s in all)") in page
     assert "4000 ms to answer, counted from the noise pattern" in page
-    fixed = preview(client, pool, exposure_mode="fixed", exposure_ms=250).content.decode()
-    assert "Each main-trial image is shown for 250 ms" in fixed
+    fixed = preview(client, pool, exposure_mode="fixed", exposure_ms=250, practice_trials=2).content.decode()
+    assert "Each main-trial image is shown for 250 ms" in fixed and "Practice is timed the same way" in fixed
 
 
 def test_a_wrong_value_gives_the_forms_errors_in_the_preview_and_no_screen(client, alice, pool):
@@ -275,8 +277,11 @@ def test_the_reading_time_adds_up_the_trials():
     assert reading_minutes(study) == pytest.approx((4 * 4.25 + 20 * 3.25) / 60)
     timed = Study(design="choice", alternatives=3, resolutions=[32], trials_per_resolution=10, blank_ms=0,
                   exposure_mode="fixed", exposure_ms=500, confidence_scale="5", time_limit_ms=2000)
-    # countdown 1.2 s + 0.5 s exposure + 0.5 s mask, then 1.5 s to answer and 1.5 s for confidence
+    # countdown 1.2 s + 0.5 s exposure + 0.5 s mask, then 1.5 s to answer and 1.5 s for confidence, which the
+    # 2 s time limit cuts to 2 s
     assert reading_minutes(timed) == pytest.approx(10 * (2.2 + 2.0) / 60)
+    timed.practice_trials = 2  # timed too, with no confidence asked, and a verdict: 2.2 + 1.5 + 1 s
+    assert reading_minutes(timed) == pytest.approx((10 * (2.2 + 2.0) + 2 * 4.7) / 60)
 
 
 # ----------------------------------------------------------------------------- the power panel
