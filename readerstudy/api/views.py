@@ -17,7 +17,8 @@ from rest_framework.settings import api_settings
 
 from ..export import csv_lines
 from ..invitations import ReaderListError, invite_readers, parse_reader_list
-from ..models import Pool, Reader, Response, Study, Trial, TrialKind
+from ..models import Pool, QualityRun, Reader, Response, Study, Trial, TrialKind
+from ..quality import QualityReportError, current_run, start_quality_report
 from ..results import EXCLUSION_CHOICES, study_report
 from ..roles import CoordinatorOrReadOnlyAnalyst, IsAnalyst
 from ..scheduling import ScheduleError
@@ -64,11 +65,49 @@ def id_filter(name: str, what: str) -> OpenApiParameter:
     return OpenApiParameter(name, int, description=f"Only those of this {what} (its numeric id).")
 
 
+class QualityRunSerializer(serializers.ModelSerializer):
+    """A pool's quality report run: its state while queued or running, its figures once done."""
+
+    files = serializers.SerializerMethodField()
+
+    class Meta:
+        model = QualityRun
+        fields = ["id", "pool", "status", "stage", "fraction", "created_at", "started_at", "finished_at", "error",
+                  "summary", "files"]
+        read_only_fields = fields
+
+    def get_files(self, run) -> dict[str, str]:
+        request = self.context.get("request")
+        return {name: request.build_absolute_uri(reverse("pool-quality-file", args=[run.pool_id, run.pk, name]))
+                for name in run.files} if request is not None else {}
+
+
 class PoolViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Pool.objects.all()
     serializer_class = PoolSerializer
     permission_classes = [CoordinatorOrReadOnlyAnalyst]
     schema = MirageSchema()
+    errors = {"quality": (400, 404)}
+
+    @extend_schema(methods=["GET"], request=None, responses={200: QualityRunSerializer},
+                   summary="the pool's newest quality report run (404 when none was ever started)")
+    @extend_schema(methods=["POST"], request=None, responses={201: QualityRunSerializer, 200: QualityRunSerializer},
+                   summary="queue a quality report of the pool (200 with the run already queued or running)")
+    @action(detail=True, methods=["get", "post"])
+    def quality(self, request, pk=None, format=None):
+        pool = self.get_object()
+        if request.method == "POST":
+            try:
+                run, started = start_quality_report(pool, user=request.user)
+            except QualityReportError as exc:
+                return ApiResponse({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            return ApiResponse(QualityRunSerializer(run, context={"request": request}).data,
+                               status=status.HTTP_201_CREATED if started else status.HTTP_200_OK)
+        run = current_run(pool)
+        if run is None:
+            return ApiResponse({"detail": "No quality report was started for this pool."},
+                               status=status.HTTP_404_NOT_FOUND)
+        return ApiResponse(QualityRunSerializer(run, context={"request": request}).data)
 
 
 # Every action takes `format`: the router also serves each route with a suffix (/api/studies/1/copy.json),

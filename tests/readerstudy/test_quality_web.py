@@ -242,3 +242,21 @@ def test_report_files_are_for_coordinators_of_that_pool_only(client, bob, alice,
     failed = QualityRun.objects.create(pool=finished_run.pool, status=QualityStatus.FAILED, files=["quality.html"],
                                        output=finished_run.output)
     assert client.get(file_url(failed, "quality.html")).status_code == 404
+
+
+def test_the_api_starts_a_report_once_and_reads_it_back(client, alice, bob, phantom_pool, phantom_report):
+    url = f"/api/pools/{phantom_pool.pk}/quality/"
+    client.force_login(alice)
+    assert client.get(url).status_code == 404
+    first = client.post(url)
+    assert first.status_code == 201 and first.json()["status"] == "queued"
+    again = client.post(url)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert QualityRun.objects.filter(pool=phantom_pool).count() == 1
+    QualityRun.objects.filter(pk=first.json()["id"]).update(status=QualityStatus.FAILED)
+    done = finish(phantom_pool, *phantom_report[1:])
+    body = client.get(url).json()
+    assert body["id"] == done.pk and body["status"] == "done" and body["summary"] == done.summary
+    assert body["files"]["quality.html"].endswith(f"/coordinator/pools/{phantom_pool.pk}/quality/{done.pk}/quality.html")
+    client.force_login(bob)  # an analyst reads, never starts
+    assert client.get(url).status_code == 200 and client.post(url).status_code == 403

@@ -149,6 +149,11 @@ TABLE: dict[str, Row] = {
     "dashboard": Row(coordinator_page(GET=200)),
     "pool-detail": Row(coordinator_page(GET=200), values={"pk": "{pool}"}),
     "pool-image": Row(coordinator_page(GET=200), values={"pk": "{pool}"}),
+    "pool-quality-start": Row(coordinator_page(POST=302), values={"pk": "{pool}"}),
+    "pool-quality-progress": Row(coordinator_page(GET=302), values={"pk": "{pool}"}),  # without htmx: to the pool
+    "pool-quality-file": Row(coordinator_page(GET=404), values={"pk": "{pool}", "run_pk": "1", "name": "quality.html"}),
+    "design-preview": Row(coordinator_page(GET=200)),
+    "design-power": Row(coordinator_page(GET=200)),
     "study-new": Row(coordinator_page(GET=200, POST=400)),               # an empty form: 400, nothing saved
     "study-detail": Row(coordinator_page(GET=200)),
     "study-edit": Row(coordinator_page(GET=302, POST=302)),             # frozen (it has an answer): back to it
@@ -157,6 +162,8 @@ TABLE: dict[str, Row] = {
     "study-progress": Row(coordinator_page(GET=200)),
     "study-power": Row(coordinator_page(GET=200)),
     "reader-invite": Row(coordinator_page(POST=302), body={"POST": ("form", {"name": "Invited", "email": ""})}),
+    "reader-invite-bulk": Row(coordinator_page(POST=302), body={"POST": ("form", {"readers": "Listed 1\nListed 2"})}),
+    "reader-links-csv": Row(coordinator_page(GET=200)),
     "reader-action": Row(coordinator_page(POST=302), values={"action": "exclude"},
                          body={"POST": ("form", {"reason": "left the hospital"})}),
 
@@ -164,6 +171,7 @@ TABLE: dict[str, Row] = {
     "results-list": Row(analyst_page(GET=200)),
     "results": Row(analyst_page(GET=200)),
     "results-csv": Row(analyst_page(GET=200)),
+    "results-dictionary": Row(analyst_page(GET=200)),
     "results-json": Row(analyst_page(GET=200)),
     "results-html": Row(analyst_page(GET=200)),
     "results-imrmc": Row(analyst_page(GET=200)),
@@ -171,6 +179,7 @@ TABLE: dict[str, Row] = {
     # The API
     "api:pool-list": Row(api((403, 405), GET=(200, 200)), values={"pk": "{pool}"}),
     "api:pool-detail": Row(api((403, 405), GET=(200, 200)), values={"pk": "{pool}"}),
+    "api:pool-quality": Row(api((403, 405), GET=(200, 200), POST=(403, 200)), values={"pk": "{pool}"}),
     "api:study-list": Row(api((403, 405), GET=(200, 200), POST=(403, 201)), body={"POST": ("json", STUDY_BODY)}),
     # The study has an answer, so its design is frozen: a change is a 400 that names it; with readers it
     # cannot be deleted (400).
@@ -182,6 +191,8 @@ TABLE: dict[str, Row] = {
     "api:study-responses-csv": Row(api((405, 405), GET=(200, 200))),
     "api:reader-list": Row(api((403, 405), GET=(200, 200), POST=(403, 201)), values={"pk": "{reader}"},
                            body={"POST": ("json", {"study": "{study}", "name": "Reader N"})}),
+    "api:reader-invite-list": Row(api((403, 405), GET=(405, 405), POST=(403, 201)),
+                                  body={"POST": ("json", {"study": "{study}", "readers": "Listed A\nListed B"})}),
     "api:reader-detail": Row(api((403, 405), GET=(200, 200)), values={"pk": "{reader}"}),
     "api:reader-revoke": Row(api((403, 405), GET=(405, 405), POST=(403, 200)), values={"pk": "{reader}"}),
     "api:reader-exclude": Row(api((403, 405), GET=(405, 405), POST=(403, 200)), values={"pk": "{reader}"},
@@ -267,6 +278,9 @@ def world(django_db_setup, django_db_blocker, small_pool_dir, tmp_path_factory):
             studies = [Study.objects.create(name=name, pool=pool, status=StudyStatus.OPEN, resolutions=[32, 64, 96],
                                             trials_per_resolution=4, blank_ms=0)
                        for name in ("Resolution study", "Another study")]
+            from readerstudy.quality import start_quality_report
+
+            start_quality_report(pool)  # a queued report: its pages and the task admin's have a row to show
             yield World(*studies, users)
             transaction.set_rollback(True)
 
