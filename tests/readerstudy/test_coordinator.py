@@ -226,11 +226,11 @@ def test_a_design_that_cannot_be_read_is_refused(client, alice, pool, change, fi
     assert not Study.objects.exists()
 
 
-def test_practice_trials_are_untimed_even_with_a_fixed_exposure(make_study):
+def test_practice_trials_are_timed_like_the_main_trials_with_a_fixed_exposure(make_study):
     study = make_study(practice_trials=2, exposure_mode="fixed", exposure_ms=200)
     reader = invite(study)
     kinds = dict(reader.trials.values_list("kind").annotate(n=models.Count("id", filter=models.Q(exposure_ms=200))))
-    assert kinds == {"practice": 0, "main": 12}
+    assert kinds == {"practice": 2, "main": 12}
 
 
 @pytest.mark.parametrize("design, expected", [
