@@ -105,10 +105,13 @@ def _pending_sql() -> str:
         f"FROM {_table(t)} t "
         f"JOIN {_table(ti)} ti ON ti.{_column(ti, 'trial')} = t.{_column(t, 'id')} "
         f"JOIN {_table(pi)} pi ON pi.{_column(pi, 'id')} = ti.{_column(ti, 'image')} "
+        # NOT EXISTS, not LEFT JOIN ... IS NULL: PostgreSQL then walks the reader's trials in order and
+        # probes the answers' unique index on trial, stopping at the first unanswered ones, where the join
+        # had it hash every answer in the table (its cost grew with the whole study's answers).
         f"WHERE t.{_column(t, 'id')} IN ("
         f"SELECT u.{_column(t, 'id')} FROM {_table(t)} u "
-        f"LEFT JOIN {_table(a)} a ON a.{_column(a, 'trial')} = u.{_column(t, 'id')} "
-        f"WHERE u.{_column(t, 'reader')} = %s AND a.{_column(a, 'id')} IS NULL "
+        f"WHERE u.{_column(t, 'reader')} = %s AND NOT EXISTS (SELECT 1 FROM {_table(a)} a "
+        f"WHERE a.{_column(a, 'trial')} = u.{_column(t, 'id')}) "
         f"ORDER BY u.{_column(t, 'index')} LIMIT %s) "
         f"ORDER BY t.{_column(t, 'index')}, ti.{_column(ti, 'position')}"
     )
