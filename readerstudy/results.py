@@ -171,8 +171,9 @@ def study_power(study: Study, *, accuracy: float, readers: int) -> dict[str, Any
                                        design="choice" if choice else "single")
     source = "model"
     # The pilot needs three readers' main answers: counted first, so the page reads the answers only then.
-    answered = (Response.objects.filter(trial__reader__study=study).exclude(trial__kind="practice")
-                .values("trial__reader").distinct().count())
+    answered = 0 if study.pk is None else (  # a design not saved yet has no answers
+        Response.objects.filter(trial__reader__study=study).exclude(trial__kind="practice")
+        .values("trial__reader").distinct().count())
     df = responses_frame(study) if answered >= 3 else None
     if df is not None and not df.empty:
         main = main_trials(validate(df))

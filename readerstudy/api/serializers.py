@@ -6,6 +6,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from ..models import Pool, Reader, Response, Study, Trial
+from ..models.study import APPLIES_CONTROLS, APPLIES_WHEN, field_applies
 from ..roles import is_coordinator
 from .parsers import MAX_DEPTH, body_problem
 
@@ -66,6 +67,12 @@ class StudySerializer(ModelSerializer):
             candidate.clean()
         except ValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
+        # As on the design page: a field that does not apply to the design is stored at its default, where
+        # it has no effect (a forced choice never asks the confidence a single-image design would).
+        values = {control: getattr(candidate, control) for control in APPLIES_CONTROLS}
+        for name in APPLIES_WHEN:
+            if not (self.instance is not None and self.instance.is_frozen) and not field_applies(name, values):
+                attrs[name] = Study._meta.get_field(name).get_default()
         return attrs
 
 

@@ -6,7 +6,6 @@ fragment, and nothing else. A design the pool cannot supply is still previewed, 
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 
@@ -188,11 +187,6 @@ def design_power(request):
     if candidate.design == Design.RATING:
         context["error"] = "A realism rating has no chance level; plan its sample size on the rating comparison."
         return render(request, "coordinator/_design_power.html", context)
-    if candidate.pk is None:
-        # The planner reads a pilot from the study's own answers, and the ORM refuses an unsaved study in
-        # that query. A study not saved yet has no answers: it is planned as pk 0, which no study has.
-        candidate = copy.copy(candidate)
-        candidate.pk = 0
     try:
         planned = study_power(candidate, accuracy=power_form.cleaned_data["accuracy"],
                               readers=power_form.cleaned_data["readers"])

@@ -419,3 +419,20 @@ def test_the_pool_page_shows_samples_of_both_classes(client, alice, study):
     client.force_login(alice)
     samples = client.get(f"/coordinator/pools/{study.pool.pk}/").context["samples"]
     assert [image.image_class for image in samples[:4]] == ["real", "synthetic", "real", "synthetic"]
+
+
+def test_the_api_stores_a_field_that_does_not_apply_at_its_default_as_the_page_does(client, alice, pool):
+    client.force_login(alice)
+    response = client.post("/api/studies/", {"name": "Choice", "pool": pool.pk, "resolutions": [32], "design": "choice",
+                                             "alternatives": 3, "confidence_scale": "5", "exposure_ms": 300},
+                           content_type="application/json")
+    assert response.status_code == 201, response.content
+    study = Study.objects.get()
+    default = {name: Study._meta.get_field(name).get_default() for name in ("confidence_scale", "exposure_ms")}
+    assert (study.alternatives, study.confidence_scale, study.exposure_ms) == (3, default["confidence_scale"],
+                                                                               default["exposure_ms"])
+    single = client.patch(f"/api/studies/{study.pk}/", {"design": "single", "confidence_scale": "5"},
+                          content_type="application/json")
+    assert single.status_code == 200 and single.json()["confidence_scale"] == "5"
+    study.refresh_from_db()
+    assert study.alternatives == Study._meta.get_field("alternatives").get_default()
