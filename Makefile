@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: run test test-fast bench clean-demo
+.PHONY: run test bench bench-validity clean-demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/trial_latency.py
 	$(BIN)/python bench/analysis.py
 	$(BIN)/python bench/gan_train.py
+	$(BIN)/python bench/quality.py
+	. tests/services.sh && $(BIN)/python bench/load.py
+
+# About an hour on 2 cores: 2,000 simulated studies per scenario and truth.
+bench-validity: $(VENV)/.installed-test
+	$(BIN)/python bench/validity.py
 
 clean-demo:
 	rm -rf var/
