@@ -46,10 +46,12 @@ DATA_DICTIONARY = {
     "displayed_width": "Width the image was shown at, in CSS pixels.",
     "displayed_height": "Height the image was shown at, in CSS pixels.",
     "device_pixel_ratio": "The screen's device pixels per CSS pixel.",
-    "reason": "The reader's free-text reason, when asked.",
+    "reason": "The reader's free-text reason, when asked (text starting with = + - or @ gets a leading ', so "
+              "that a spreadsheet shows it rather than running it as a formula).",
     "reader_role": "The reader's role from the questionnaire (e.g. radiologist, resident).",
     "reader_years_experience": "Years of experience in image reading, from the questionnaire.",
-    "reader_subspecialty": "The reader's subspecialty, from the questionnaire (optional).",
+    "reader_subspecialty": "The reader's subspecialty, from the questionnaire (optional; a leading ' as for "
+                           "reason).",
     "schedule_seed": "The reader's schedule seed (the schedule is reproducible from it and the study seed).",
     "schedule_version": "The scheduler's version that made the reader's schedule.",
     "received_at": "When the server stored the answer (ISO 8601, UTC).",
@@ -59,6 +61,19 @@ DATA_DICTIONARY = {
 def _ms(value):
     """Times as the browser measured them, to 0.1 ms (floating-point noise such as 1446.1999999999998 dropped)."""
     return None if value is None else round(float(value), 1)
+
+
+# Text people typed (reader names, reasons) may start with a character a spreadsheet reads as a formula;
+# opened in Excel or LibreOffice, "=HYPERLINK(...)" in a file of invitation links could send them away.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+TYPED_TEXT = ("reason", "reader_subspecialty")
+
+
+def spreadsheet_safe(value):
+    """A typed text value for a CSV cell: one a spreadsheet would run as a formula gets a leading '."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def response_rows(study: Study) -> Iterator[dict]:
@@ -131,7 +146,7 @@ def csv_lines(study: Study) -> Iterator[str]:
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in response_rows(study):
-        writer.writerow(row)
+        writer.writerow({**row, **{column: spreadsheet_safe(row[column]) for column in TYPED_TEXT}})
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -20,7 +21,10 @@ from .models import Reader, Study, StudyStatus
 from .scheduling import ScheduleError
 from .services import ActionRefused, _send_invitation, create_reader
 
+logger = logging.getLogger(__name__)
+
 MAX_READERS = 500  # one list; a larger study is invited in several
+EMAIL_LENGTH = Reader._meta.get_field("email").max_length
 HEADER_NAMES = {"name": "name", "reader": "name", "code": "name", "email": "email", "e-mail": "email",
                 "mail": "email", "account": "account", "username": "account", "user": "account"}
 
@@ -83,6 +87,9 @@ def parse_reader_list(text: str) -> list[InviteRow]:
         if len(name) > 200:
             problems.append(f"line {number}: the name is longer than 200 characters")
             continue
+        if len(email) > EMAIL_LENGTH:
+            problems.append(f"line {number}: the e-mail address is longer than {EMAIL_LENGTH} characters")
+            continue
         if email:
             try:
                 validate_email(email)
@@ -123,17 +130,18 @@ def invite_readers(study: Study, rows: list[InviteRow], *, link_for=None,
         locked = Study.objects.select_for_update().get(pk=study.pk)
         if locked.status == StudyStatus.CLOSED:
             raise ActionRefused("This study is closed; no new readers can join.")
-        existing = list(locked.readers.values_list("name", "email", "created_at"))
-        if shown_at is not None and rows and all(
-                any(same_name(name, row.name) and email == row.email and created >= shown_at
-                    for name, email, created in existing) for row in rows):
-            return [], []
-        problems = [f"line {row.line}: a reader called {row.name!r} is already invited to this study"
-                    for row in rows if any(same_name(name, row.name) for name, _, _ in existing)]
         accounts = {}
         wanted = {row.account for row in rows if row.account}
         if wanted:
             accounts = {user.get_username(): user for user in User.objects.filter(username__in=wanted, is_active=True)}
+        existing = list(locked.readers.values_list("name", "email", "user_id", "created_at"))
+        if shown_at is not None and rows and all(
+                any(same_name(name, row.name) and email == row.email and created >= shown_at
+                    and user_id == (accounts[row.account].pk if row.account in accounts else None)
+                    for name, email, user_id, created in existing) for row in rows):
+            return [], []  # the same list, sent again from the same page: what the first one invited stands
+        problems = [f"line {row.line}: a reader called {row.name!r} is already invited to this study"
+                    for row in rows if any(same_name(name, row.name) for name, *_ in existing)]
         problems += [f"line {row.line}: no active account is called {row.account!r}"
                      for row in rows if row.account and row.account not in accounts]
         if problems:
@@ -143,11 +151,15 @@ def invite_readers(study: Study, rows: list[InviteRow], *, link_for=None,
         except ScheduleError as exc:
             raise ActionRefused(f"Nobody was invited: {exc}", 400) from None
     failed = []
-    for reader in readers:
+    for reader in readers:  # the readers are stored: a failed e-mail is said, and Remind sends the link again
         address = reader.email or (reader.user.email if reader.user else "")
         if address and link_for is not None:
             try:
                 _send_invitation(locked, reader, address, link_for(reader))
             except ActionRefused as exc:
                 failed.append(str(exc))
+            except Exception as exc:  # noqa: BLE001 - any mail failure (a header, the server) is reported
+                logger.warning("invitation e-mail to reader %s failed: %s", reader.pk, exc)
+                failed.append(f"{reader.name} is invited, but the e-mail to {address} could not be sent "
+                              f"({type(exc).__name__}); use Remind, or copy their link from the table.")
     return readers, failed

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from django import forms
 
+from ..export import spreadsheet_safe
 from ..forms import InviteForm, PowerForm, StudyForm
 from ..invitations import MAX_READERS, ReaderListError, invite_readers, parse_reader_list, read_reader_file
 from ..markdown import render_markdown
@@ -236,8 +237,8 @@ def reader_links_csv(request, pk: int):
     for r in _reader_rows(study):
         state = ("link revoked" if r.revoked_at else "excluded" if r.excluded else "finished" if r.finished_at
                  else "reading" if r.started_at else "invited")
-        writer.writerow([r.name, r.email, r.user.get_username() if r.user else "",
-                         request.build_absolute_uri(reverse("reader-start", args=[r.token])), state])
+        writer.writerow([spreadsheet_safe(value) for value in (r.name, r.email, r.user.get_username() if r.user else "")]
+                        + [request.build_absolute_uri(reverse("reader-start", args=[r.token])), state])
     return response
 
 
@@ -251,7 +252,7 @@ def reader_action(request, pk: int, reader_pk: int, action: str):
             revoke_reader(reader)
             return _readers_response(request, study, notice=f"{reader.name}’s link was withdrawn.")
         if action == "exclude":
-            reason = request.POST.get("reason") or unquote(request.headers.get("HX-Prompt", ""))
+            reason = request.POST.get("reason") or _prompt_answer(request)
             reader = exclude_reader(reader, reason)
             return _readers_response(request, study, notice=f"{reader.name} is excluded ({reader.exclusion_reason}).")
         if action == "remind":
@@ -260,6 +261,12 @@ def reader_action(request, pk: int, reader_pk: int, action: str):
     except ActionRefused as exc:
         return _readers_response(request, study, error=str(exc))
     return HttpResponse(f"Unknown action {action!r}.", status=400)
+
+
+def _prompt_answer(request) -> str:
+    """What the person typed into an hx-prompt; htmx URI-encodes it (and says so) when a header cannot carry it."""
+    answer = request.headers.get("HX-Prompt", "")
+    return unquote(answer) if request.headers.get("HX-Prompt-URI-AutoEncoded") == "true" else answer
 
 
 def _readers_response(request, study: Study, *, error: str | None = None, notice: str | None = None,

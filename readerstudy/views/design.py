@@ -35,7 +35,7 @@ def _study_being_edited(request) -> Study | None:
     pk = request.GET.get("study", "")
     if not pk:
         return None
-    if not pk.isdigit():
+    if not (pk.isascii() and pk.isdigit()) or len(pk) > 18:
         raise Http404("No such study.")
     return get_object_or_404(Study, pk=int(pk))
 

@@ -260,7 +260,9 @@ def test_the_preview_of_a_study_being_edited_keeps_its_staircase(client, alice, 
     assert "Adaptive staircase: each image is shown for 300 ms at first" in page
     refused = preview(client, pool, exposure_mode="staircase").content.decode()
     assert "Exposure: Select a valid choice." in refused
-    assert client.get(PREVIEW, {"study": "abc"}).status_code == 404
+    for junk in ("abc", "²", "٣", "9" * 40):  # digits Python's int() takes or a database cannot: a 404, never a 500
+        assert client.get(PREVIEW, {"study": junk}).status_code == 404
+        assert client.get(POWER, {"study": junk}).status_code == 404
 
 
 @pytest.mark.parametrize("url", [PREVIEW, POWER])

