@@ -6,6 +6,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 
+# bash: `make run` waits for whichever of its two processes ends first (wait -n).
+SHELL := /bin/bash
+
 .PHONY: run test bench bench-validity clean-demo
 
 $(BIN)/python:
@@ -27,11 +30,17 @@ run: $(VENV)/.installed
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py demo --base-url http://$(HOST):$(PORT)
 	@echo "Serving on http://$(HOST):$(PORT)/ with $(WORKERS) workers and a task worker (Ctrl-C stops both)."
-	@# The task worker runs background tasks (a pool's quality report). It stops with gunicorn: on Ctrl-C it
-	@# gets the terminal's interrupt, then the trap's TERM, which also ends a report it is in the middle of.
+	@# The task worker runs background tasks (a pool's quality report). Both run in the background and the
+	@# shell waits for either: Ctrl-C or a TERM to make stops both, and if one of them dies the other is
+	@# stopped too (a web app whose reports would stay queued forever is not left running).
 	@$(BIN)/python manage.py db_worker --no-startup-delay & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/gunicorn readerstudy.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --access-logfile - --log-level warning --logger-class readerstudy.logging.GunicornLogger
+	$(BIN)/gunicorn readerstudy.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --access-logfile - \
+	  --log-level warning --logger-class readerstudy.logging.GunicornLogger & web=$$!; \
+	trap 'kill -TERM $$web $$worker 2>/dev/null' INT TERM; \
+	wait -n $$web $$worker; status=$$?; \
+	if kill -0 $$web 2>/dev/null && ! kill -0 $$worker 2>/dev/null; then echo "The task worker stopped: stopping the web app."; \
+	elif kill -0 $$worker 2>/dev/null && ! kill -0 $$web 2>/dev/null; then echo "The web app stopped: stopping the task worker."; fi; \
+	kill -TERM $$web $$worker 2>/dev/null; wait; exit $$status
 
 test: $(VENV)/.installed-test
 	. tests/services.sh && $(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
