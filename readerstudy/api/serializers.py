@@ -58,21 +58,24 @@ class StudySerializer(ModelSerializer):
             if changed:
                 raise serializers.ValidationError(
                     f"The design is frozen since the first answer ({', '.join(changed)}); copy the study instead.")
+        frozen = self.instance is not None and self.instance.is_frozen
         candidate = Study(pk=self.instance.pk if self.instance else None,
                           **{**({f: getattr(self.instance, f) for f in Study.DESIGN_FIELDS} if self.instance else {}),
                              **attrs})
+        # As on the design page, and before the design is checked: a field that does not apply to the design
+        # is stored at its default, where it has no effect (a forced choice never asks the confidence a
+        # single-image design would), and so never refuses a design.
+        values = {control: getattr(candidate, control) for control in APPLIES_CONTROLS}
+        for name in APPLIES_WHEN:
+            if not frozen and not field_applies(name, values):
+                attrs[name] = Study._meta.get_field(name).get_default()
+                setattr(candidate, name, attrs[name])
         from django.core.exceptions import ValidationError
 
         try:
             candidate.clean()
         except ValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
-        # As on the design page: a field that does not apply to the design is stored at its default, where
-        # it has no effect (a forced choice never asks the confidence a single-image design would).
-        values = {control: getattr(candidate, control) for control in APPLIES_CONTROLS}
-        for name in APPLIES_WHEN:
-            if not (self.instance is not None and self.instance.is_frozen) and not field_applies(name, values):
-                attrs[name] = Study._meta.get_field(name).get_default()
         return attrs
 
 

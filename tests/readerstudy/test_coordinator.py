@@ -436,3 +436,6 @@ def test_the_api_stores_a_field_that_does_not_apply_at_its_default_as_the_page_d
     assert single.status_code == 200 and single.json()["confidence_scale"] == "5"
     study.refresh_from_db()
     assert study.alternatives == Study._meta.get_field("alternatives").get_default()
+    untimed = client.patch(f"/api/studies/{study.pk}/", {"exposure_mode": "none", "exposure_levels_ms": [1]},
+                           content_type="application/json")
+    assert untimed.status_code == 200, "a value of a field that does not apply never refuses the design"
