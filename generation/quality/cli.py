@@ -25,8 +25,8 @@ The report (OUT/quality.html, one offline page; OUT/quality.json, every figure) 
 
 Give --train-list (the real images the generator was trained on) so that memorisation and
 usefulness use real images the generator never saw; without it every real image counts as unseen.
-1,000 + 1,000 images at 256 px take about 8 minutes on 2 cores, 60% of it radiomic features
-(bench/quality.py); --stages runs fewer stages, --features original extracts faster."""
+1,000 + 1,000 images at 256 px take about 7 minutes on 2 cores, 60% of it radiomic features;
+--stages runs fewer stages, --features original extracts faster."""
 
 EPILOG = """\
 example:
@@ -47,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     quality.add_argument("--synthetic", type=Path, required=True, metavar="POOL_OR_DIR",
                          help="pool folder (its synthetic images are used; may be the same pool) or folder of images")
     quality.add_argument("--out", type=Path, required=True, metavar="REPORT",
-                         help="folder for quality.html, quality.json, flagged.json, machine_reader.csv, figures/")
+                         help="folder for quality.html, quality.json, flagged.json (give it, or the folder, to "
+                              "`pool build --exclude-flagged`), machine_reader.csv and figures/")
     quality.add_argument("--labels", type=Path, metavar="CSV",
                          help="labels (instead of the pool's): a label column and an id, source_id or file column")
     quality.add_argument("--train-list", type=Path, metavar="FILE",
