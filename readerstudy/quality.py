@@ -10,7 +10,13 @@ The pool page and any other entry point (an API action, a management command) us
 
 A run's files are stored (`readerstudy/storage.py`: MEDIA_ROOT or the bucket) under a key of their own,
 quality/pool-<pool>/run-<run>/, and the run is marked done only once all of them are stored: a later
-run never overwrites an earlier one, and a failed run leaves the last finished report in place.
+run never overwrites an earlier one, and a failed run leaves the last finished report in place. Deleting
+a run (or its pool) deletes its files.
+
+While a run works, its worker writes a heartbeat to the run's row (at each step, and about once a minute
+from a thread of its own). A run whose worker is gone is marked failed when a page next looks at it: at
+once where the worker ran on this host and its process no longer exists, else once it has not been heard
+from for MIRAGE_QUALITY_STALE_MINUTES. So a lost worker never blocks the pool's next report for good.
 """
 from __future__ import annotations
 
@@ -19,11 +25,16 @@ import logging
 import os
 import socket
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from . import storage
@@ -39,6 +50,10 @@ REPORT_FILES = {
     "flagged.json": "application/json",
     "machine_reader.csv": "text/csv; charset=utf-8",
 }
+
+
+# How often a running report's worker writes its heartbeat (more often where the stale limit is short).
+HEARTBEAT_SECONDS = 60.0
 
 
 class QualityReportError(Exception):
@@ -113,15 +128,17 @@ def run_quality_report(run_id: int) -> str:
     """
     from generation.quality.inputs import QualityInputError
 
+    now = timezone.now()
     claimed = QualityRun.objects.filter(pk=run_id, status=QualityStatus.QUEUED).update(
-        status=QualityStatus.RUNNING, started_at=timezone.now(), stage="reading the pool's images", fraction=0.0,
-        worker=f"{socket.gethostname()}:{os.getpid()}")
+        status=QualityStatus.RUNNING, started_at=now, heartbeat_at=now, stage="reading the pool's images",
+        fraction=0.0, worker=this_worker())
     if not claimed:
         return "skipped: not queued"
     run = QualityRun.objects.select_related("pool").get(pk=run_id)
     try:
-        _run(run)
-    except (QualityInputError, ValueError) as exc:  # the report's own message: what is missing, what to do
+        with heartbeat(run.pk):
+            _run(run)
+    except QualityInputError as exc:  # the report's own message: what is missing, what to do
         _fail(run, f"The pool's images cannot be used for a quality report: {exc}")
         raise
     except QualityReportError as exc:
@@ -157,7 +174,10 @@ def _run(run: QualityRun) -> None:
                                  "changed pool under a new name, or restore its manifest.")
 
     def progress(step: str, fraction: float) -> None:
-        QualityRun.objects.filter(pk=run.pk).update(stage=step[:200], fraction=min(max(fraction, 0.0), 1.0))
+        still_running = QualityRun.objects.filter(pk=run.pk, status=QualityStatus.RUNNING).update(
+            stage=step[:200], fraction=min(max(fraction, 0.0), 1.0), heartbeat_at=timezone.now())
+        if not still_running:
+            raise QualityReportError(GIVEN_UP)
 
     inputs = load_inputs(pool.path, pool.path)
     with tempfile.TemporaryDirectory(prefix="mirage-quality-") as folder:
@@ -170,56 +190,120 @@ def _run(run: QualityRun) -> None:
 
 def store_report(run: QualityRun, folder: Path, report: dict) -> None:
     """Store the report `run_report` wrote in `folder` under the run's own key, then mark the run done."""
-    output = f"quality/pool-{run.pool_id}/run-{run.pk}/"
+    output = run.storage_prefix
     stored = []
     for name in REPORT_FILES:
         path = folder / name
         if path.is_file():
             storage.write(output + name, path.read_bytes())
             stored.append(name)
-    QualityRun.objects.filter(pk=run.pk).update(
+    done = QualityRun.objects.filter(pk=run.pk, status=QualityStatus.RUNNING).update(
         status=QualityStatus.DONE, finished_at=timezone.now(), stage="done", fraction=1.0, output=output,
         files=stored, summary=summarise(report), error="")
+    if not done:  # marked failed (not heard from for too long) while it worked: its files would be nobody's
+        storage.delete_folder(output)
+        raise QualityReportError(GIVEN_UP)
 
 
-def _fail(run: QualityRun, message: str) -> None:
-    QualityRun.objects.filter(pk=run.pk, status__in=ACTIVE).update(
-        status=QualityStatus.FAILED, finished_at=timezone.now(), error=message)
+GIVEN_UP = ("This report was marked failed while it still ran (its worker was not heard from for longer than "
+            "MIRAGE_QUALITY_STALE_MINUTES): run the report again.")
+
+
+def this_worker() -> str:
+    """host:pid:start of this process, as a run records the worker running it."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+
+
+@contextmanager
+def heartbeat(run_id: int) -> Iterator[None]:
+    """Write the running run's heartbeat from a thread of its own while the block works, so that a stage
+    that reports no progress for many minutes (the radiomic features of a large pool) is not taken for a
+    lost worker. The thread stops with the block, or once the run is no longer running."""
+    stop = threading.Event()
+    seconds = min(HEARTBEAT_SECONDS, settings.QUALITY_STALE_MINUTES * 60 / 4)
+
+    def beat() -> None:
+        try:
+            while not stop.wait(seconds):
+                try:
+                    if not QualityRun.objects.filter(pk=run_id, status=QualityStatus.RUNNING).update(
+                            heartbeat_at=timezone.now()):
+                        return
+                except DatabaseError:  # the database away for a moment: the next beat tries again
+                    logger.warning("quality report %s: its heartbeat could not be written", run_id, exc_info=True)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    thread = threading.Thread(target=beat, name=f"quality-report-{run_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def _fail(run: QualityRun, message: str, only_if: Q | None = None) -> None:
+    """Mark the run failed with `message`, if it is still queued or running (and `only_if` holds)."""
+    runs = QualityRun.objects.filter(pk=run.pk, status__in=ACTIVE)
+    if only_if is not None:
+        runs = runs.filter(only_if)
+    runs.update(status=QualityStatus.FAILED, finished_at=timezone.now(), error=message)
 
 
 def _settle(run: QualityRun) -> None:
     """Mark an active run failed when nothing will ever finish it: its worker process is gone (killed, out
-    of memory) or its task is no longer queued. A worker on another host cannot be looked at from here."""
-    message = None
-    if run.status == QualityStatus.RUNNING and _worker_gone(run.worker):
-        message = ("The task worker running this report stopped before it finished (killed, or out of memory?): "
-                   "run the report again.")
+    of memory; looked at where it ran on this host), its worker has not been heard from for
+    MIRAGE_QUALITY_STALE_MINUTES (any host), or its task is no longer queued."""
+    message, only_if = None, None
+    stale = timedelta(minutes=settings.QUALITY_STALE_MINUTES)
+    if run.status == QualityStatus.RUNNING:
+        last_heard = run.heartbeat_at or run.started_at or run.created_at
+        silent = timezone.now() - last_heard
+        if _worker_gone(run.worker):
+            message = ("The task worker running this report stopped before it finished (killed, or out of "
+                       "memory?): run the report again.")
+        elif silent >= stale:
+            message = (f"The task worker running this report has not been heard from for "
+                       f"{int(silent / timedelta(minutes=1))} minutes (stopped with its host or container?): run "
+                       "the report again.")
+            # Only if it has not beaten meanwhile.
+            only_if = Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lte=last_heard)
     elif run.status == QualityStatus.QUEUED and run.task_id:
         from django_tasks import TaskResultStatus, default_task_backend
         from django_tasks.exceptions import TaskResultDoesNotExist
 
         try:
-            status = default_task_backend.get_result(run.task_id).status
+            task = default_task_backend.get_result(run.task_id)
         except TaskResultDoesNotExist:
-            status = None
-        if status not in (TaskResultStatus.READY, TaskResultStatus.RUNNING):
+            task = None
+        if task is None or task.status not in (TaskResultStatus.READY, TaskResultStatus.RUNNING):
             message = "This report's task is no longer in the queue: run the report again."
+        elif task.status == TaskResultStatus.RUNNING and timezone.now() - (task.started_at or run.created_at) >= stale:
+            # A worker took the task, then stopped before it could start the report.
+            message = "The task worker that took this report stopped before it began: run the report again."
     if message is not None:
-        _fail(run, message)
+        _fail(run, message, only_if)
         run.refresh_from_db()
 
 
 def _worker_gone(worker: str) -> bool:
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
+    """Whether the worker process `worker` (host:pid:start) ran on this host and no longer exists: no process
+    has its pid, or the one that has it started at another time (a restarted container reuses pids)."""
+    host, pid, started = (worker.split(":") + ["", "", ""])[:3]
+    if host != socket.gethostname() or not pid.isdigit() or not started:
+        return False  # another host's, or recorded where there is no /proc: only its heartbeat tells
+    return _process_start(int(pid)) != started
+
+
+def _process_start(pid: int) -> str:
+    """When process `pid` started, in clock ticks after boot (/proc/<pid>/stat); "" where no such process
+    exists, or where there is no /proc to ask."""
     try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, under another user
-        return False
-    return False
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rpartition(")")[2].split()[19]  # after "pid (name)": state is field 3, starttime field 22
 
 
 # What the pool page shows: one row per resolution.

@@ -247,6 +247,12 @@ QUALITY_WORKERS = envint("MIRAGE_QUALITY_WORKERS", "1")
 if min(QUALITY_CNN_STEPS, QUALITY_BOOTSTRAP, QUALITY_WORKERS) < 1:
     raise ImproperlyConfigured("MIRAGE_QUALITY_CNN_STEPS, MIRAGE_QUALITY_BOOTSTRAP and MIRAGE_QUALITY_WORKERS must be "
                                "at least 1.")
+# A running report whose worker has not been heard from for MIRAGE_QUALITY_STALE_MINUTES (default 30) is
+# marked failed, so that a worker lost with its host or container never blocks the pool's next report. The
+# worker says it is alive about once a minute, also during a stage that reports no progress for long.
+QUALITY_STALE_MINUTES = envint("MIRAGE_QUALITY_STALE_MINUTES", "30")
+if QUALITY_STALE_MINUTES < 1:
+    raise ImproperlyConfigured("MIRAGE_QUALITY_STALE_MINUTES must be at least 1.")
 
 # Reminders to readers: printed to the console unless an SMTP server is configured.
 EMAIL_BACKEND = os.environ.get("MIRAGE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 from django.conf import settings
@@ -70,6 +71,27 @@ def exists(key: str) -> bool:
     if uses_bucket():
         return storages["default"].exists(key)
     return local_path(key).is_file()
+
+
+def delete_folder(prefix: str) -> None:
+    """Delete everything stored under `prefix` ("quality/pool-3/run-7/"); nothing there is no error. On the
+    filesystem the folder above goes too once it is empty."""
+    if not prefix.endswith("/") or prefix.strip("/") == "" or ".." in prefix.split("/"):
+        raise ValueError(f"Not a folder under the storage: {prefix!r}")
+    if uses_bucket():
+        bucket = storages["default"]
+        client = bucket.connection.meta.client
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket.bucket_name, Prefix=prefix):
+            keys = [{"Key": entry["Key"]} for entry in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=bucket.bucket_name, Delete={"Objects": keys, "Quiet": True})
+        return
+    folder = local_path(prefix)
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        folder.parent.rmdir()
+    except OSError:  # other files still there, or gone already
+        pass
 
 
 def _read_from_bucket(key: str) -> bytes | None:

@@ -17,4 +17,9 @@ router.register("readers", views.ReaderViewSet, basename="reader")
 router.register("trials", views.TrialViewSet, basename="trial")
 router.register("responses", views.ResponseViewSet, basename="response")
 
-urlpatterns = [path("token/", views.TokenView.as_view(), name="token"), *router.urls]
+urlpatterns = [
+    path("token/", views.TokenView.as_view(), name="token"),
+    path("pools/<int:pk>/quality/<int:run_pk>/<str:name>", views.PoolQualityFileView.as_view(),
+         name="pool-quality-file"),
+    *router.urls,
+]

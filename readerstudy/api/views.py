@@ -4,7 +4,7 @@ from __future__ import annotations
 from axes.helpers import get_lockout_message
 from django.conf import settings
 from django.db.models import Count, ProtectedError, Q
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -12,16 +12,20 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response as ApiResponse
 from rest_framework.settings import api_settings
+from rest_framework.views import APIView
 
 from ..export import csv_lines
 from ..invitations import ReaderListError, invite_readers, parse_reader_list
-from ..models import Pool, QualityRun, Reader, Response, Study, Trial, TrialKind
-from ..quality import QualityReportError, current_run, start_quality_report
+from ..models import Pool, QualityRun, QualityStatus, Reader, Response, Study, Trial, TrialKind
+from ..quality import REPORT_FILES, QualityReportError, current_run, start_quality_report
 from ..results import EXCLUSION_CHOICES, study_report
 from ..roles import CoordinatorOrReadOnlyAnalyst, IsAnalyst
 from ..scheduling import ScheduleError
+from ..views.pools import quality_file_response
 from ..services import (ActionRefused, DesignFrozen, change_status, copy_study, exclude_reader, invite_reader,
                         revoke_reader, save_design)
 from .pagination import MAX_INTEGER
@@ -78,7 +82,8 @@ class QualityRunSerializer(serializers.ModelSerializer):
 
     def get_files(self, run) -> dict[str, str]:
         request = self.context.get("request")
-        return {name: request.build_absolute_uri(reverse("pool-quality-file", args=[run.pool_id, run.pk, name]))
+        # The API's own file route, so that a script's token opens them (the page's route needs a login).
+        return {name: request.build_absolute_uri(reverse("api:pool-quality-file", args=[run.pool_id, run.pk, name]))
                 for name in run.files} if request is not None else {}
 
 
@@ -108,6 +113,42 @@ class PoolViewSet(viewsets.ReadOnlyModelViewSet):
             return ApiResponse({"detail": "No quality report was started for this pool."},
                                status=status.HTTP_404_NOT_FOUND)
         return ApiResponse(QualityRunSerializer(run, context={"request": request}).data)
+
+
+class JSONErrorsOnly(BaseContentNegotiation):
+    """A file's answer is the file itself, whatever the client accepts; a refusal is JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+
+class PoolQualityFileView(APIView):
+    """A finished quality report's file, for a script with its token: the same bytes and headers as the
+    pool page serves (quality.html under the page's sandboxing Content-Security-Policy)."""
+
+    permission_classes = [CoordinatorOrReadOnlyAnalyst]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONErrorsOnly
+    schema = MirageSchema()
+
+    @extend_schema(responses={(200, "text/html"): OpenApiTypes.STR, (200, "application/json"): OpenApiTypes.OBJECT,
+                              (200, "text/csv"): OpenApiTypes.STR},
+                   parameters=[OpenApiParameter("name", str, OpenApiParameter.PATH, enum=list(REPORT_FILES),
+                                                description="One of the run's files (its `files`).")],
+                   operation_id="pools_quality_file",
+                   summary="one file of a finished quality report run (404 while it is queued, running or failed)")
+    def get(self, request, pk: int, run_pk: int, name: str, format=None):
+        try:
+            run = QualityRun.objects.get(pk=run_pk, pool_id=pk, status=QualityStatus.DONE)
+        except QualityRun.DoesNotExist:
+            raise Http404("No finished quality report run by that id on this pool.") from None
+        response = quality_file_response(run, name)
+        if response is None:
+            raise Http404("This report has no such file.")
+        return response
 
 
 # Every action takes `format`: the router also serves each route with a suffix (/api/studies/1/copy.json),

@@ -1,9 +1,14 @@
 """A pool's quality report run: `python -m generation quality` on the pool, as a background task."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+from django.utils import timezone
 
 
 class QualityStatus(models.TextChoices):
@@ -28,7 +33,11 @@ class QualityRun(models.Model):
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="+")
     task_id = models.CharField(max_length=64, blank=True, help_text="The background task's result id.")
-    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the worker process running it.")
+    worker = models.CharField(max_length=200, blank=True,
+                              help_text="host:pid:start of the worker process running it (start: the process's "
+                                        "start time, so a later process given the same pid is not taken for it).")
+    heartbeat_at = models.DateTimeField(null=True, blank=True,
+                                        help_text="When the worker running it last said it is still at work.")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -59,3 +68,32 @@ class QualityRun(models.Model):
     @property
     def percent(self) -> int:
         return round(100 * self.fraction)
+
+    @property
+    def storage_prefix(self) -> str:
+        """The storage key under which the run's files are kept (readerstudy/storage.py)."""
+        return f"quality/pool-{self.pool_id}/run-{self.pk}/"
+
+    @property
+    def queued_minutes(self) -> int:
+        """Whole minutes since the run was queued."""
+        return int((timezone.now() - self.created_at) / timedelta(minutes=1))
+
+    @property
+    def waiting_long(self) -> bool:
+        """Queued for longer than a worker that is running takes to pick a run up: is one running at all?"""
+        return self.status == QualityStatus.QUEUED and self.queued_minutes >= QUEUED_TOO_LONG_MINUTES
+
+
+# A queued run is picked up within seconds by a worker that is running; after this long, the page asks.
+QUEUED_TOO_LONG_MINUTES = 3
+
+
+@receiver(post_delete, sender=QualityRun)
+def delete_stored_files(sender, instance: QualityRun, **kwargs) -> None:
+    """A run's stored files go with it, also when its pool is deleted (a cascade sends this signal too); once
+    the deletion is committed, so that a rolled back one keeps them."""
+    from .. import storage
+
+    prefix = instance.storage_prefix  # read now: the instance loses its pk once deleted
+    transaction.on_commit(lambda: storage.delete_folder(prefix), using=kwargs.get("using"))

@@ -97,17 +97,24 @@ def pool_quality_progress(request, pk: int):
 def pool_quality_file(request, pk: int, run_pk: int, name: str):
     """A finished report's file: quality.html for the page's sandboxed frame, the others as downloads."""
     run = get_object_or_404(QualityRun, pk=run_pk, pool_id=pk, status=QualityStatus.DONE)
-    if name not in REPORT_FILES:
-        raise Http404("No such report file.")
-    data = report_file(run, name)
-    if data is None:
+    response = quality_file_response(run, name)
+    if response is None:
         raise Http404("This report has no such file.")
+    return response
+
+
+def quality_file_response(run: QualityRun, name: str) -> HttpResponse | None:
+    """A finished run's stored file as the page and the API serve it (None where it has none of that name):
+    quality.html sandboxed (REPORT_CSP), whether framed or opened on its own; the others as downloads."""
+    data = report_file(run, name) if name in REPORT_FILES else None
+    if data is None:
+        return None
     response = HttpResponse(data, content_type=REPORT_FILES[name])
     response["Cache-Control"] = "private, max-age=3600"  # a run's files never change
     if name == "quality.html":
         response["Content-Security-Policy"] = REPORT_CSP
     else:
-        response["Content-Disposition"] = f'attachment; filename="mirage-pool-{pk}-quality-{run.pk}-{name}"'
+        response["Content-Disposition"] = f'attachment; filename="mirage-pool-{run.pool_id}-quality-{run.pk}-{name}"'
     return response
 
 

@@ -6,14 +6,17 @@ worker, `manage.py db_worker --batch`, in the test's process: so these tests use
 from __future__ import annotations
 
 import json
-import os
+import logging
 import signal
 import socket
 import subprocess
 import sys
+import time
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from django_tasks import TaskResultStatus, default_task_backend
 from django_tasks_db.models import DBTaskResult
 
@@ -120,8 +123,8 @@ def test_a_second_start_while_one_is_queued_or_running_finds_that_run(phantom_po
     first, started = quality.start_quality_report(phantom_pool)
     again, started_again = quality.start_quality_report(phantom_pool)
     assert started and not started_again and again.pk == first.pk
-    QualityRun.objects.filter(pk=first.pk).update(status=QualityStatus.RUNNING,
-                                                  worker=f"{socket.gethostname()}:{os.getpid()}")
+    QualityRun.objects.filter(pk=first.pk).update(status=QualityStatus.RUNNING, worker=quality.this_worker(),
+                                                  heartbeat_at=timezone.now())
     running, started_again = quality.start_quality_report(phantom_pool)
     assert not started_again and running.pk == first.pk and running.status == QualityStatus.RUNNING
     assert QualityRun.objects.count() == 1
@@ -170,6 +173,25 @@ def test_too_few_images_fail_with_the_report_s_own_message(tmp_path, media_root)
     assert run.files == [] and run.summary is None
 
 
+def test_a_value_error_inside_the_measures_is_an_unexpected_error_not_the_pool_s_fault(phantom_pool, monkeypatch,
+                                                                                       caplog):
+    import generation.quality.report
+
+    def broken(*args, **kwargs):
+        raise ValueError("operands could not be broadcast together")
+
+    monkeypatch.setattr(generation.quality.report, "run_report", broken)
+    run, _ = quality.start_quality_report(phantom_pool)
+    with caplog.at_level(logging.ERROR, logger="readerstudy.quality"):
+        run_worker()
+    run.refresh_from_db()
+    assert run.status == QualityStatus.FAILED
+    assert "unexpected error (ValueError: operands could not be broadcast together)" in run.error
+    assert "cannot be used" not in run.error
+    logged = [record for record in caplog.records if record.name == "readerstudy.quality"]
+    assert logged and logged[0].exc_info and logged[0].exc_info[0] is ValueError  # with its traceback
+
+
 def test_an_unexpected_error_is_recorded_with_its_type(phantom_pool, monkeypatch):
     import generation.quality.report
 
@@ -191,11 +213,16 @@ def test_an_unknown_stage_in_the_settings_queues_nothing(phantom_pool, settings)
     assert not QualityRun.objects.exists()
 
 
+def running(pool, **fields) -> QualityRun:
+    return QualityRun.objects.create(pool=pool, **{"status": QualityStatus.RUNNING, "stage": "48 px features",
+                                                   "started_at": timezone.now(), **fields})
+
+
 def test_a_run_whose_worker_died_is_marked_failed_and_a_new_one_can_start(phantom_pool):
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = quality._process_start(gone.pid)  # still there until waited for
     gone.wait()
-    stuck = QualityRun.objects.create(pool=phantom_pool, status=QualityStatus.RUNNING, stage="48 px features",
-                                      worker=f"{socket.gethostname()}:{gone.pid}")
+    stuck = running(phantom_pool, worker=f"{socket.gethostname()}:{gone.pid}:{started}", heartbeat_at=timezone.now())
     assert quality.current_run(phantom_pool).status == QualityStatus.FAILED
     stuck.refresh_from_db()
     assert "stopped before it finished" in stuck.error
@@ -209,3 +236,89 @@ def test_a_queued_run_whose_task_left_the_queue_is_marked_failed(phantom_pool):
     assert quality.current_run(phantom_pool).status == QualityStatus.FAILED
     run.refresh_from_db()
     assert "no longer in the queue" in run.error
+
+
+def test_a_process_that_got_the_dead_worker_s_pid_is_not_taken_for_it(phantom_pool):
+    me = quality.this_worker()
+    host, pid, started = me.split(":")
+    assert host == socket.gethostname() and started  # Linux: /proc says when a process started
+    run = running(phantom_pool, worker=me, heartbeat_at=timezone.now())
+    assert quality.current_run(phantom_pool).status == QualityStatus.RUNNING
+    # A restarted container's new worker process is given the dead worker's pid; it started at another time.
+    QualityRun.objects.filter(pk=run.pk).update(worker=f"{host}:{pid}:{int(started) + 1}")
+    settled = quality.current_run(phantom_pool)
+    assert settled.status == QualityStatus.FAILED and "stopped before it finished" in settled.error
+
+
+def test_a_run_not_heard_from_for_longer_than_the_setting_is_marked_failed(phantom_pool, settings):
+    settings.QUALITY_STALE_MINUTES = 30
+    now = timezone.now()
+    # On another host: its process cannot be looked at from here, only its heartbeat tells.
+    quiet = running(phantom_pool, worker="worker-2:4242:123456", started_at=now - timedelta(hours=3),
+                    heartbeat_at=now - timedelta(minutes=29))
+    assert quality.current_run(phantom_pool).status == QualityStatus.RUNNING
+    QualityRun.objects.filter(pk=quiet.pk).update(heartbeat_at=now - timedelta(minutes=31))
+    settled = quality.current_run(phantom_pool)
+    assert settled.pk == quiet.pk and settled.status == QualityStatus.FAILED and settled.finished_at is not None
+    assert "has not been heard from for 31 minutes" in settled.error
+    fresh, started = quality.start_quality_report(phantom_pool)
+    assert started and fresh.pk != quiet.pk
+
+
+def test_a_run_recorded_without_a_heartbeat_is_judged_by_its_start(phantom_pool, settings):
+    settings.QUALITY_STALE_MINUTES = 5
+    running(phantom_pool, worker="worker-2:4242", started_at=timezone.now() - timedelta(minutes=6))
+    assert "not been heard from for 6 minutes" in quality.current_run(phantom_pool).error
+
+
+def test_a_queued_run_whose_task_a_worker_took_then_dropped_is_marked_failed(phantom_pool, settings):
+    settings.QUALITY_STALE_MINUTES = 30
+    run, _ = quality.start_quality_report(phantom_pool)
+    DBTaskResult.objects.update(status=TaskResultStatus.RUNNING, started_at=timezone.now() - timedelta(minutes=10))
+    assert quality.current_run(phantom_pool).status == QualityStatus.QUEUED
+    DBTaskResult.objects.update(started_at=timezone.now() - timedelta(minutes=31))
+    assert "stopped before it began" in quality.current_run(phantom_pool).error
+
+
+def test_the_worker_beats_while_a_long_stage_reports_no_progress(phantom_pool, monkeypatch, settings):
+    from generation.quality import memorisation
+
+    settings.QUALITY_STAGES = ["memorisation"]
+    monkeypatch.setattr(quality, "HEARTBEAT_SECONDS", 0.05)
+    seen = []
+    original = memorisation.memorisation
+
+    def slow(*args, **kwargs):  # a stage that reports nothing for a while, as the radiomic features do
+        seen.append(QualityRun.objects.values_list("stage", "heartbeat_at").get())
+        time.sleep(0.5)
+        seen.append(QualityRun.objects.values_list("stage", "heartbeat_at").get())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(memorisation, "memorisation", slow)
+    run, _ = quality.start_quality_report(phantom_pool)
+    run_worker()
+    run.refresh_from_db()
+    assert run.status == QualityStatus.DONE, run.error
+    (stage_before, beat_before), (stage_after, beat_after) = seen[:2]
+    assert stage_before == stage_after == "32 px memorisation"  # no progress reported meanwhile
+    assert beat_before is not None and beat_after - beat_before >= timedelta(seconds=0.3)
+    assert run.worker == quality.this_worker()
+
+
+def test_a_run_marked_failed_while_it_works_stops_and_keeps_no_files(phantom_pool, monkeypatch, settings):
+    from generation.quality import memorisation
+
+    settings.QUALITY_STAGES = ["memorisation"]
+    original = memorisation.memorisation
+
+    def given_up(*args, **kwargs):  # meanwhile a page found the run silent for too long
+        QualityRun.objects.update(status=QualityStatus.FAILED, error="not heard from")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(memorisation, "memorisation", given_up)
+    run, _ = quality.start_quality_report(phantom_pool)
+    run_worker()
+    run.refresh_from_db()
+    assert (run.status, run.error, run.files) == (QualityStatus.FAILED, "not heard from", [])
+    assert not storage.local_path(run.storage_prefix).exists()
+    assert default_task_backend.get_result(run.task_id).status == TaskResultStatus.FAILED

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from generation.quality.inputs import load_inputs
 from generation.quality.report import run_report
@@ -20,6 +23,7 @@ from readerstudy.pools import import_pool
 from readerstudy.results import study_report
 from readerstudy.services import Submission, submit_response
 from readerstudy.templatetags.mirage import pct
+from readerstudy.quality import REPORT_FILES
 from readerstudy.views.pools import REPORT_CSP
 from tests.generation.test_quality_support import phantom_set, write_pool
 
@@ -140,6 +144,19 @@ def test_the_progress_box_polls_while_the_run_works_then_reloads_the_page(coordi
     assert done.status_code == 200 and done["HX-Refresh"] == "true"
 
 
+def test_a_run_queued_for_minutes_asks_whether_the_worker_runs_and_polls_slower(coordinator, phantom_pool):
+    progress = reverse("pool-quality-progress", args=[phantom_pool.pk])
+    run, _ = quality.start_quality_report(phantom_pool)
+    QualityRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=7, seconds=5))
+    for html in (coordinator.get(progress, **HTMX).content.decode(),
+                 coordinator.get(page_url(phantom_pool)).content.decode()):
+        assert "<strong>Queued for 7 min</strong>: is the task worker (<code>manage.py db_worker</code>) running?" in html
+        assert 'hx-trigger="every 30s"' in html and "every 2s" not in html
+    QualityRun.objects.filter(pk=run.pk).update(status=QualityStatus.RUNNING, heartbeat_at=timezone.now())
+    running = coordinator.get(progress, **HTMX).content.decode()
+    assert 'hx-trigger="every 2s"' in running and "Queued for" not in running
+
+
 def test_a_finished_report_shows_its_table_warnings_frame_and_downloads(coordinator, finished_run):
     html = coordinator.get(page_url(finished_run.pool)).content.decode()
     rows = {row["resolution"]: row for row in finished_run.summary["resolutions"]}
@@ -257,6 +274,43 @@ def test_the_api_starts_a_report_once_and_reads_it_back(client, alice, bob, phan
     done = finish(phantom_pool, *phantom_report[1:])
     body = client.get(url).json()
     assert body["id"] == done.pk and body["status"] == "done" and body["summary"] == done.summary
-    assert body["files"]["quality.html"].endswith(f"/coordinator/pools/{phantom_pool.pk}/quality/{done.pk}/quality.html")
+    assert body["files"]["quality.html"] == f"http://testserver/api/pools/{phantom_pool.pk}/quality/{done.pk}/quality.html"
     client.force_login(bob)  # an analyst reads, never starts
     assert client.get(url).status_code == 200 and client.post(url).status_code == 403
+
+
+def api_file(run, name: str) -> str:
+    return f"/api/pools/{run.pool_id}/quality/{run.pk}/{name}"
+
+
+def test_a_script_with_a_token_downloads_the_report_s_files(client, alice, finished_run, phantom_report):
+    token = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=alice).key}"}
+    body = client.get(f"/api/pools/{finished_run.pool_id}/quality/", **token).json()
+    assert list(body["files"]) == finished_run.files
+    for name, url in body["files"].items():
+        response = client.get(url, **token)
+        assert response.status_code == 200 and response["Content-Type"] == REPORT_FILES[name]
+        assert response.content == (phantom_report[1] / name).read_bytes()
+        if name == "quality.html":  # sandboxed as in the page's frame
+            assert response["Content-Security-Policy"] == REPORT_CSP and "Content-Disposition" not in response
+        else:
+            assert response["Content-Disposition"] == (f'attachment; filename="mirage-pool-{finished_run.pool_id}-'
+                                                       f'quality-{finished_run.pk}-{name}"')
+    page = client.get(file_url(finished_run, "quality.html"), **token)  # the page's route wants a login
+    assert page.status_code == 302 and page["Location"].startswith("/accounts/login/")
+
+
+def test_report_files_through_the_api_are_for_coordinators_and_analysts(client, bob, charlie, finished_run, pool):
+    url = api_file(finished_run, "quality.json")
+    assert client.get(url).status_code == 401
+    client.force_login(charlie)
+    assert client.get(url).status_code == 403
+    token = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=bob).key}"}  # an analyst reads them
+    assert client.get(url, **token).status_code == 200
+    assert client.post(url, **token).status_code == 403
+    assert client.get(api_file(finished_run, "manifest.json"), **token).status_code == 404
+    assert client.get(url.replace(f"/pools/{finished_run.pool_id}/", f"/pools/{pool.pk}/"), **token).status_code == 404
+    failed = QualityRun.objects.create(pool=finished_run.pool, status=QualityStatus.FAILED, files=["quality.json"],
+                                       output=finished_run.output)
+    missing = client.get(api_file(failed, "quality.json"), HTTP_ACCEPT="text/html", **token)
+    assert missing.status_code == 404 and missing["Content-Type"] == "application/json"

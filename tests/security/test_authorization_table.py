@@ -180,6 +180,9 @@ TABLE: dict[str, Row] = {
     "api:pool-list": Row(api((403, 405), GET=(200, 200)), values={"pk": "{pool}"}),
     "api:pool-detail": Row(api((403, 405), GET=(200, 200)), values={"pk": "{pool}"}),
     "api:pool-quality": Row(api((403, 405), GET=(200, 200), POST=(403, 200)), values={"pk": "{pool}"}),
+    # The world's one run is queued: no file yet (test_quality_web reads a finished run's with a token).
+    "api:pool-quality-file": Row(api((403, 405), GET=(404, 404)),
+                                 values={"pk": "{pool}", "run_pk": "1", "name": "quality.html"}),
     "api:study-list": Row(api((403, 405), GET=(200, 200), POST=(403, 201)), body={"POST": ("json", STUDY_BODY)}),
     # The study has an answer, so its design is frozen: a change is a 400 that names it; with readers it
     # cannot be deleted (400).
