@@ -1,8 +1,18 @@
 """Trial schedules as a pure, seeded, versioned function.
 
 `schedule_trials(images, spec, seed, study_seed=..., reader_index=...)` turns the pool's image list and a
-study's design into one reader's ordered trial list. Same inputs, same `SCHEDULE_VERSION` -> the same
-schedule, byte for byte. Nothing here touches the database: `services.create_reader` stores the result.
+study's design into one reader's ordered trial list. Same inputs, same version -> the same schedule, byte
+for byte. Nothing here touches the database: `services.create_reader` stores the result, and the reader's
+`schedule_version` with it, so a stored schedule can be re-derived from the reader's seed and version.
+
+Versions (`schedule_trials(..., version=...)` makes any of `SCHEDULE_VERSIONS`; new readers get
+`SCHEDULE_VERSION`):
+- "2": the practice trials took the resolutions in turn and alternated the class (forced choice: the odd
+  image's position) by their place, so with an even number of resolutions each resolution's practice was
+  all of one class, the same for every reader. Kept only to re-derive schedules stored with it.
+- "3": the practice class and odd position are crossed with the resolution (see the guarantees below).
+The shared case set (which sources, which foils, which groups) is the study's, not the reader's: it is the
+same in every version, so readers of one study made by different versions read the same images.
 
 Two case sets:
 - "shared" (new studies): which sources, of which class, and for forced choice which odd image with which
@@ -29,7 +39,12 @@ Guarantees (tested with hypothesis in tests/readerstudy/test_scheduling.py and t
 - catch trials (attention checks) use the pool's catch images (obviously synthetic) in place of the
   synthetic images of a trial, are spread through the main trials, and never count as main trials;
 - constant stimuli (`exposure_levels`): every level is given equally often (+-1) per resolution and per
-  class to the main trials, and likewise to the repeated and to the catch trials, in random order.
+  class to the main trials, and likewise to the repeated and to the catch trials, in random order;
+- practice: the trials take the resolutions in turn, largest first; one random cycle of the classes (forced
+  choice: of the odd image's positions) per reader runs over them grouped by resolution, so each resolution
+  and the practice as a whole get each class (position) equally often (+-1), and across readers the class
+  (position) at any resolution is each one with equal chance: practice feedback teaches no rule like
+  "small means synthetic". With an odd number, which class gets the extra trial is random too.
 """
 from __future__ import annotations
 
@@ -38,7 +53,9 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-SCHEDULE_VERSION = "2"
+SCHEDULE_VERSION = "3"
+SCHEDULE_VERSIONS = ("2", "3")
+SHARED_CASE_SET_VERSION = "2"  # the study's case set is drawn the same way in every version
 CLASSES = ("real", "synthetic")
 CASE_SETS = ("shared", "random")
 MAX_TRIALS_PER_RESOLUTION = 1000
@@ -273,7 +290,7 @@ def _shared_case_set(eligible: dict[str, list[_Source]], spec: ScheduleSpec,
 
     Each case is the sources of one main trial: one source, or the odd source followed by its foils.
     """
-    rng = random.Random(f"mirage-schedule-v{SCHEDULE_VERSION}:study:{study_seed}")
+    rng = random.Random(f"mirage-schedule-v{SHARED_CASE_SET_VERSION}:study:{study_seed}")
     decks = {cls: _Deck(eligible[cls], rng) for cls in CLASSES}
     n_groups = 1 if spec.allow_source_repeat else len(spec.resolutions)
     t = spec.trials_per_resolution
@@ -313,13 +330,15 @@ def _shared_case_set(eligible: dict[str, list[_Source]], spec: ScheduleSpec,
     return groups, decks["real"].left() + decks["synthetic"].left()
 
 
-def _check_practice_supply(left: list[_Source], spec: ScheduleSpec) -> None:
+def _check_practice_supply(left: list[_Source], spec: ScheduleSpec, version: str) -> None:
     """Shared practice images come from the sources no reader reads in the main trials."""
     p = spec.practice_trials
     if spec.design == "choice":
         need = {spec.odd_class: p, _other(spec.odd_class): p * (spec.alternatives - 1)}
+    elif version == "2":
+        need = {"real": (p + 1) // 2, "synthetic": p // 2}  # practice alternated, real first
     else:
-        need = {"real": (p + 1) // 2, "synthetic": p // 2}  # practice alternates, real first
+        need = {cls: (p + 1) // 2 for cls in CLASSES}  # either class may get the odd one out
     for cls in CLASSES:
         available = sum(source.image_class == cls for source in left)
         if available < need[cls]:
@@ -355,19 +374,31 @@ def _shared_main_trials(groups: list[list[tuple[_Source, ...]]], spec: ScheduleS
 
 # ----------------------------------------------------------------------------- practice, catch, order
 
-def _practice_trials(bank: _SourceBank, spec: ScheduleSpec, rng: random.Random, what: str) -> list[_Draft]:
-    """Practice images come from sources the reader will not see in the main trials."""
+def _practice_trials(bank: _SourceBank, spec: ScheduleSpec, rng: random.Random, what: str,
+                     version: str) -> list[_Draft]:
+    """Practice images come from sources the reader will not see in the main trials.
+
+    The trials take the resolutions in turn, largest first. Their classes (forced choice: odd positions)
+    come from one random cycle run over them grouped by resolution, so no resolution's practice is all of
+    one class. Version "2" alternated them by place instead, which tied them to the resolution.
+    """
     main_sources = set(bank.used)
-    drafts: list[_Draft] = []
     resolutions = sorted(spec.resolutions, reverse=True)
-    for i in range(spec.practice_trials):
-        res = resolutions[i % len(resolutions)]
+    slots = [resolutions[i % len(resolutions)] for i in range(spec.practice_trials)]
+    choices = tuple(range(spec.alternatives)) if spec.design == "choice" else CLASSES
+    if version == "2":
+        labels = [choices[i % len(choices)] for i in range(len(slots))]
+    else:
+        slots.sort(reverse=True)
+        cycle = rng.sample(choices, len(choices))
+        labels = [cycle[j % len(cycle)] for j in range(len(slots))]
+    drafts: list[_Draft] = []
+    for res, label in zip(slots, labels):
         if spec.design == "choice":
-            drafts.append(_choice_trial(bank, spec, res, i % spec.alternatives, "practice", main_sources,
+            drafts.append(_choice_trial(bank, spec, res, label, "practice", main_sources,
                                         what=f"forced-choice {what}"))
         else:
-            cls = CLASSES[i % 2]
-            refs = bank.take(cls, res, 1, exclude=main_sources, what=what)
+            refs = bank.take(label, res, 1, exclude=main_sources, what=what)
             drafts.append(_Draft("practice", res, tuple(refs)))
     rng.shuffle(drafts)
     return drafts
@@ -498,30 +529,34 @@ def validate_spec(spec: ScheduleSpec) -> None:
 
 
 def schedule_trials(images: list[ImageRef], spec: ScheduleSpec, seed: int, *, study_seed: int = 0,
-                    reader_index: int = 0) -> list[PlannedTrial]:
+                    reader_index: int = 0, version: str = SCHEDULE_VERSION) -> list[PlannedTrial]:
     """One reader's trials, in order: practice first, then main trials with repeats and catch trials mixed in.
 
     `seed` is the reader's own; `study_seed` chooses a shared case set and `reader_index` (the reader's
-    place in the study, from 0) their group in it. A random case set uses `seed` alone.
+    place in the study, from 0) their group in it. A random case set uses `seed` alone. `version` re-derives
+    a schedule stored by an earlier version (one of `SCHEDULE_VERSIONS`).
     """
     validate_spec(spec)
-    rng = random.Random(f"mirage-schedule-v{SCHEDULE_VERSION}:{seed}")
+    if version not in SCHEDULE_VERSIONS:
+        raise ScheduleError(f"Unknown schedule version {version!r}: this scheduler makes versions "
+                            f"{', '.join(SCHEDULE_VERSIONS)}.")
+    rng = random.Random(f"mirage-schedule-v{version}:{seed}")
     if spec.case_set == "shared":
         groups, left = _shared_case_set(_eligible_sources(images, sorted(spec.resolutions)), spec, study_seed)
         per_resolution = _shared_main_trials(groups, spec, rng, reader_index)
         # Practice and catch trials draw on what no reader of the study reads in the main trials.
         rest = [ref for source in left for ref in source.at.values()] + [i for i in images if i.role == "catch"]
         bank = _SourceBank(rest, rng, allow_repeat=False)
-        _check_practice_supply(left, spec)
-        practice = _practice_trials(bank, spec, rng, "practice trials (outside the shared case set)")
+        _check_practice_supply(left, spec, version)
+        practice = _practice_trials(bank, spec, rng, "practice trials (outside the shared case set)", version)
     else:
         bank = _SourceBank(images, rng, spec.allow_source_repeat)
         per_resolution = _random_main_trials(bank, spec, rng)
-        practice = _practice_trials(bank, spec, rng, "practice trials")
+        practice = _practice_trials(bank, spec, rng, "practice trials", version)
     catch = _catch_trials(bank, spec, rng)
     main = _insert_repeats(_order(per_resolution, spec, rng), spec.repeat_trials, rng)
     main = _insert_catch(main, catch, rng)
-    _assign_exposures(main, spec.exposure_levels, random.Random(f"mirage-schedule-v{SCHEDULE_VERSION}:{seed}:exposure"))
+    _assign_exposures(main, spec.exposure_levels, random.Random(f"mirage-schedule-v{version}:{seed}:exposure"))
     drafts = practice + main
     index_of = {id(d): i for i, d in enumerate(drafts)}
     return [

@@ -63,8 +63,16 @@ def create_reader(study: Study, name: str, email: str = "", user=None) -> Reader
 
 
 def _store_schedule(reader: Reader, study: Study) -> None:
+    """Plan and store the reader's trials with the current scheduler, and record its version with them.
+
+    A rebuild (`save_design`, before anyone has answered) may replace a schedule an earlier version made:
+    the reader then holds the new version's schedule, and their `schedule_version` says so.
+    """
     planned = schedule_trials(pool_refs(study), schedule_spec(study), reader.seed, study_seed=study.seed,
-                              reader_index=reader.ordinal)
+                              reader_index=reader.ordinal, version=SCHEDULE_VERSION)
+    if reader.schedule_version != SCHEDULE_VERSION:
+        Reader.objects.filter(pk=reader.pk).update(schedule_version=SCHEDULE_VERSION)
+        reader.schedule_version = SCHEDULE_VERSION
     exposures = _planned_exposures(planned, study)
     trials = Trial.objects.bulk_create([
         Trial(reader=reader, index=i, kind=p.kind, block=p.block, resolution=p.resolution,

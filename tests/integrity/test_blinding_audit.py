@@ -6,7 +6,9 @@ entropy, large PNGs, busy row filters), synthetic ones smooth (small PNGs). Ever
 kept: the reading page's HTML, every JSON body, every image's bytes and headers, each request's time, the
 order of the trials and their exposures. Each feature of that (file length, PNG layout, headers, key sets
 and value types, exposure, position, the answer and the next exposure, token shapes, latencies) goes
-through the held-out classifiers of `leakage.py`; none may beat its chance bound. The same audit run
+through the held-out classifiers of `leakage.py`; none may beat its chance bound. Practice feedback tells
+the class on purpose, so practice is audited for what that feedback would teach: its class (forced
+choice: the odd image's position) must not follow the resolution, from one reader to the next. The same audit run
 against servers leaking on purpose (the pool's own files, a staircase exposure, a key sent for one class,
 a slower image for one class) must flag the leak, so it cannot pass by looking at nothing.
 """
@@ -45,11 +47,12 @@ RESOLUTIONS = [16, 32]
 
 # Each design read by two readers; every study keeps the defaults not named here.
 DESIGNS = {
-    "single": dict(design="single", trials_per_resolution=24, practice_trials=2, catch_trials=2, repeat_trials=2),
+    "single": dict(design="single", trials_per_resolution=24, practice_trials=4, catch_trials=2, repeat_trials=2),
     "single with confidence": dict(design="single", trials_per_resolution=24, confidence_scale="5",
-                                   order="blocked"),
-    "forced choice of 2": dict(design="choice", alternatives=2, trials_per_resolution=16),
-    "forced choice of 3": dict(design="choice", alternatives=3, trials_per_resolution=16, odd_class="synthetic"),
+                                   order="blocked", practice_trials=4),
+    "forced choice of 2": dict(design="choice", alternatives=2, trials_per_resolution=16, practice_trials=8),
+    "forced choice of 3": dict(design="choice", alternatives=3, trials_per_resolution=16, odd_class="synthetic",
+                               practice_trials=6),
     "rating": dict(design="rating", trials_per_resolution=24),
     "rating then real or synthetic": dict(design="rating", trials_per_resolution=24, rating_ask_class=True),
     "fixed exposure": dict(design="single", trials_per_resolution=24, exposure_mode="fixed", exposure_ms=100,
@@ -430,6 +433,21 @@ def audit_images(seen: list[SeenTrial], *, with_random: bool) -> list[Verdict]:
     return verdicts
 
 
+def audit_practice(seen: list[SeenTrial]) -> list[Verdict]:
+    """What practice feedback would teach: the class (forced choice of m: the odd position) from the resolution.
+
+    Held out by reader: a rule the practice of some readers teaches must not hold for the others' practice.
+    """
+    practice = [t for t in seen if t.kind == "practice"]
+    kinds = {"class": [t for t in practice if t.odd_position is None]}
+    for m in sorted({len(t.images) for t in practice if t.odd_position is not None}):
+        kinds[f"odd position of {m}"] = [t for t in practice if t.odd_position is not None and len(t.images) == m]
+    return [predictive_power(f"practice: {name} from the resolution", [t.images[0].resolution for t in trials],
+                             [t.truth if t.odd_position is None else t.odd_position for t in trials],
+                             groups=[(t.design, t.reader) for t in trials])
+            for name, trials in kinds.items() if trials]
+
+
 def leaks(verdicts: list[Verdict]) -> list[str]:
     return [str(v) for v in verdicts if v.leaks]
 
@@ -499,6 +517,16 @@ def test_no_image_served_in_any_design_predicts_its_own_class(transcripts):
     everything = [t for seen in transcripts.values() for t in seen]
     verdicts = audit_images(everything, with_random=True)
     assert all(v.n >= 500 for v in verdicts)
+    assert not leaks(verdicts), report(verdicts)
+
+
+def test_practice_feedback_teaches_no_rule_from_the_resolution(transcripts):
+    everything = [t for seen in transcripts.values() for t in seen]
+    verdicts = audit_practice(everything)
+    assert [v.feature for v in verdicts] == ["practice: class from the resolution",
+                                             "practice: odd position of 2 from the resolution",
+                                             "practice: odd position of 3 from the resolution"]
+    assert all(v.n >= 12 for v in verdicts)
     assert not leaks(verdicts), report(verdicts)
 
 
@@ -575,3 +603,14 @@ def test_the_audit_flags_an_image_that_takes_longer_for_one_class(client, audit_
     monkeypatch.setattr(reader_api, "canonical_bytes", slow_for_real)
     seen = read_design(client, audit_pool, "single", readers=1)
     assert "image request time" in flagged(audit_trials(seen, with_random=True))
+
+
+def test_the_audit_flags_practice_whose_class_follows_the_resolution(client, audit_pool, monkeypatch):
+    # Schedule version 2 alternated the practice class with the resolutions: with two resolutions, every
+    # reader's larger practice images were real and the smaller ones synthetic.
+    from readerstudy import services
+
+    monkeypatch.setattr(services, "SCHEDULE_VERSION", "2")
+    seen = read_design(client, audit_pool, "old practice", dict(design="single", trials_per_resolution=2,
+                                                                 practice_trials=8))
+    assert "practice: class from the resolution" in flagged(audit_practice(seen))
