@@ -156,7 +156,9 @@ class StudyForm(forms.ModelForm):
             "practice_feedback": "After each practice answer the reader is told whether it was right.",
             "practice_pass_mark": "Share of the practice a reader must get right (single image: of the real and of "
                                   "the synthetic images each) to go on to the main trials, e.g. 0.6. 0 lets "
-                                  "everyone go on. A realism rating has no right answer: keep 0 unless you also "
+                                  "everyone go on. Only practice trials shown for their full exposure count, and "
+                                  "with several exposures only those at the longest; a reader with none that "
+                                  "counts goes on. A realism rating has no right answer: keep 0 unless you also "
                                   "ask “real or synthetic?”.",
             "repeat_trials": "Main trials shown a second time later on, never straight after, to see how "
                              "consistent each reader is. 0 for none; 5 to 10 is usual.",

@@ -246,16 +246,29 @@ def pending_trials(reader: Reader, limit: int = 2) -> list[sql.PendingTrial]:
 
 
 def practice_gate(reader: Reader) -> dict[str, Any] | None:
-    """After the last practice trial: per-class accuracy against the pass mark, or None if no gate applies."""
+    """After the last practice trial: per-class accuracy against the pass mark, or None if no gate applies.
+
+    The pass mark asks whether the reader understood the task, so only the practice answers that can show
+    it count: those whose image was shown as planned (`exposure_ok` not False: a dropped frame is not the
+    reader's error) and, under constant stimuli, those at the longest exposure (the shorter levels are
+    meant to be hard, down to chance); untimed practice counts whole. A class with no answer that counts
+    is not judged, and a reader with none at all passes: nothing shows they misunderstood the task.
+    `counted` is how many answers the rates rest on.
+    """
     study = reader.study
     if study.practice_trials == 0 or study.practice_pass_mark <= 0:
         return None
-    rows = Response.objects.filter(trial__reader=reader, trial__kind=TrialKind.PRACTICE).select_related("trial")
+    rows = (Response.objects.filter(trial__reader=reader, trial__kind=TrialKind.PRACTICE)
+            .exclude(exposure_ok=False).select_related("trial"))
+    longest = max(study.exposure_levels_ms or [0]) if study.exposure_mode == ExposureMode.CONSTANT else None
     by_class: dict[str, list[bool]] = {}
     for response in rows:
+        if longest is not None and response.trial.exposure_ms not in (None, longest):
+            continue
         by_class.setdefault(response.trial.truth, []).append(bool(response.correct))
     rates = {cls: sum(v) / len(v) for cls, v in by_class.items() if v}
-    return {"rates": rates, "passed": all(r >= study.practice_pass_mark for r in rates.values())}
+    return {"rates": rates, "passed": all(r >= study.practice_pass_mark for r in rates.values()),
+            "counted": sum(len(v) for v in by_class.values())}
 
 
 def trial_payload(pending: sql.PendingTrial, reader: Reader, url_for_image, *, current: bool) -> dict[str, Any]:
