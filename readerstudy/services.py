@@ -561,6 +561,11 @@ def invite_reader(study: Study, name: str, email: str = "", user=None, *, link_f
     return reader, True
 
 
+def _one_line(text: str) -> str:
+    """Text for an e-mail header: a study name with a line break would make the mail refuse to send."""
+    return " ".join(text.split())
+
+
 def _send_invitation(study: Study, reader: Reader, address: str, link: str) -> None:
     from django.core.mail import send_mail
 
@@ -570,7 +575,7 @@ def _send_invitation(study: Study, reader: Reader, address: str, link: str) -> N
             f"{link}\n{account}\nThe link is yours alone: please do not forward it. You can pause and continue "
             "on any device.\n")
     try:
-        send_mail(f"Invitation: {study.name}", body, None, [address], fail_silently=False)
+        send_mail(f"Invitation: {_one_line(study.name)}", body, None, [address], fail_silently=False)
     except OSError as exc:  # the reader exists; the coordinator is told to send the link by hand
         raise ActionRefused(f"{reader.name} is invited, but the e-mail to {address} could not be sent ({exc}); "
                             f"send them their link by hand: {link}", 502) from None
@@ -607,7 +612,7 @@ def remind_reader(reader: Reader, link: str) -> str:
         raise ActionRefused(f"{reader.name} has no e-mail address, so no reminder was sent: send them their link "
                             f"by hand: {link}", 400)
     try:
-        send_mail(f"Reminder: {study.name}", f"Dear {reader.name},\n\nPlease continue the reading study "
+        send_mail(f"Reminder: {_one_line(study.name)}", f"Dear {reader.name},\n\nPlease continue the reading study "
                   f"\"{study.name}\" here: {link}\n", None, [email], fail_silently=False)
     except OSError as exc:
         raise ActionRefused(f"The reminder to {email} could not be sent ({exc}); send them their link by hand: "

@@ -225,3 +225,10 @@ def test_the_reason_typed_when_excluding_is_kept_as_typed(client, alice, study, 
     assert response.status_code == 200
     reader.refresh_from_db()
     assert reader.excluded and reader.exclusion_reason == reason
+
+
+@pytest.mark.django_db
+def test_a_study_name_with_a_line_break_still_sends_its_invitations(make_study):
+    study = make_study(name="Chest X-ray\nround 2")
+    readers, failed = invite_readers(study, parse_reader_list("Dr. Gray, gray@example.org"), link_for=lambda r: "L")
+    assert failed == [] and [m.subject for m in mail.outbox] == ["Invitation: Chest X-ray round 2"]
