@@ -277,6 +277,27 @@ class Study(models.Model):
                 f"{fit} px. The page asks readers to enlarge the window or reset the zoom, and records the size "
                 f"shown with each answer; a smaller display size keeps every reader at the same magnification."]
 
+    def practice_warnings(self) -> list[str]:
+        """Where a practice pass mark would rest on too few answers to judge a reader by.
+
+        The pass mark counts only practice shown as planned and, with several exposures, only the trials at
+        the longest one (services.practice_gate); practice goes through the levels from the longest down.
+        """
+        if not self.practice_trials or not self.practice_pass_mark:
+            return []
+        counted = self.practice_trials
+        if self.exposure_mode == ExposureMode.CONSTANT and self.exposure_levels_ms:
+            levels = len(self.exposure_levels_ms)
+            counted = -(-self.practice_trials // levels)
+            if counted < 4:
+                return [f"The pass mark counts only the practice trials at the longest exposure: with "
+                        f"{self.practice_trials} practice trials and {levels} exposures that is {counted}. "
+                        f"{4 * levels} practice trials give it 4 answers to judge a reader by."]
+        elif counted < 4:
+            return [f"The pass mark judges each reader on {counted} practice answer{'s' if counted != 1 else ''}: "
+                    "one unlucky answer decides. Give at least 4 practice trials."]
+        return []
+
     def freeze(self) -> None:
         """Record that design can no longer change (idempotent, race-free)."""
         Study.objects.filter(pk=self.pk, frozen_at__isnull=True).update(frozen_at=timezone.now())

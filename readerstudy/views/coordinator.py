@@ -98,7 +98,7 @@ def study_detail(request, pk: int):
     config = [(study._meta.get_field(f).verbose_name, _display(study, f)) for f in study.design_fields_that_apply()]
     return render(request, "coordinator/study_detail.html", {
         "study": study, "config": config, "readers": _reader_rows(study), "invite_form": InviteForm(),
-        "bulk_form": BulkInviteForm(), "invite_stamp": _invite_stamp(study), "layout_warnings": study.layout_warnings(),
+        "bulk_form": BulkInviteForm(), "invite_stamp": _invite_stamp(study), "layout_warnings": study.layout_warnings() + study.practice_warnings(),
     })
 
 

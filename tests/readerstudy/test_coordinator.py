@@ -439,3 +439,22 @@ def test_the_api_stores_a_field_that_does_not_apply_at_its_default_as_the_page_d
     untimed = client.patch(f"/api/studies/{study.pk}/", {"exposure_mode": "none", "exposure_levels_ms": [1]},
                            content_type="application/json")
     assert untimed.status_code == 200, "a value of a field that does not apply never refuses the design"
+
+
+@pytest.mark.parametrize("design, expected", [
+    ({"practice_trials": 4, "practice_pass_mark": 0.5}, None),
+    ({"practice_trials": 4, "practice_pass_mark": 0}, None),
+    ({"practice_trials": 2, "practice_pass_mark": 0.5}, "judges each reader on 2 practice answers"),
+    ({"practice_trials": 4, "practice_pass_mark": 0.5, "exposure_mode": "constant",
+      "exposure_levels_ms": [100, 200, 400, 800]}, "with 4 practice trials and 4 exposures that is 1. 16 practice"),
+    ({"practice_trials": 16, "practice_pass_mark": 0.5, "exposure_mode": "constant",
+      "exposure_levels_ms": [100, 200, 400, 800]}, None),
+])
+def test_the_study_page_warns_when_a_pass_mark_rests_on_too_few_answers(client, alice, make_study, design, expected):
+    study = make_study(status="draft", **design)
+    assert [w for w in study.practice_warnings() if expected is None or expected in w] == \
+        ([] if expected is None else study.practice_warnings())
+    assert (expected is None) == (study.practice_warnings() == [])
+    client.force_login(alice)
+    page = client.get(f"/coordinator/studies/{study.pk}/").content.decode()
+    assert (expected is None) != ("The pass mark" in page)
