@@ -43,7 +43,7 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -51,6 +51,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from databases import DatabaseError, create_database, drop_database, redact  # noqa: E402
 from gunicorn_server import stop_server, wait_until_healthy  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://mirage:mirage@127.0.0.1:5432/mirage"
@@ -58,7 +59,7 @@ REQUEST_TIMEOUT_S = 30
 GIVE_UP_AFTER_S = 120  # a send still unacknowledged after this long counts as failed
 
 
-class SetupError(Exception):
+class SetupError(DatabaseError):
     pass
 
 
@@ -71,33 +72,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def create_database(admin_url: str) -> str:
-    """A new, empty database owned by the URL's role; returns its URL."""
-    import psycopg
-
-    name = f"mirage_load_{secrets.token_hex(4)}"
-    try:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error as exc:
-        raise SetupError(f"Could not create a bench database through {redact(admin_url)}: {exc}".strip()) from None
-    parts = urlsplit(admin_url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def drop_database(admin_url: str, url: str) -> None:
-    import psycopg
-
-    name = urlsplit(url).path.lstrip("/")
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
-    return urlunsplit(parts)
 
 
 def environment(tmp: Path, database_url: str) -> dict[str, str]:
@@ -605,7 +579,7 @@ def main() -> int:
         problems = compare_with_database(study_id, outcome["acks"])
         log = (tmp / "gunicorn.log").read_text(errors="replace")
         return report(args, outcome, problems, trials, log)
-    except SetupError as exc:
+    except DatabaseError as exc:  # SetupError too
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:

@@ -8,9 +8,11 @@
    listener on document -> MutationObserver on #images -> double requestAnimationFrame).
 
 Everything runs in one temporary directory (SQLite database, media, the pool, static files) that is
-removed at the end, as is the server, even on error:
+removed at the end, as is the server, even on error; with --database-url the database is a new PostgreSQL
+database, dropped at the end:
 
     .venv/bin/python bench/trial_latency.py [--trials-per-resolution 56] [--browser-trials 200]
+        [--database-url postgres://mirage:mirage@127.0.0.1:5432/mirage]
 
 Prints a markdown table; asserts nothing about timing.
 """
@@ -42,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from databases import DatabaseError, create_database, drop_database, redact  # noqa: E402
 from gunicorn_server import stop_server, wait_until_healthy  # noqa: E402
 
 RESOLUTIONS = (32, 64, 128, 256)
@@ -135,7 +138,7 @@ def draw(rng: np.random.Generator, size: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- setup
 
 
-def environment(tmp: Path, conn_max_age: int | None = None) -> dict[str, str]:
+def environment(tmp: Path, conn_max_age: int | None = None, database_url: str | None = None) -> dict[str, str]:
     modules = tmp / "modules"
     modules.mkdir()
     settings = BENCH_SETTINGS
@@ -153,7 +156,7 @@ def environment(tmp: Path, conn_max_age: int | None = None) -> dict[str, str]:
         "MIRAGE_SECRET_KEY": secrets.token_urlsafe(40),
         "MIRAGE_DEBUG": "0",
         "MIRAGE_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+        "DATABASE_URL": database_url or f"sqlite:///{tmp / 'bench.sqlite3'}",
         "MIRAGE_VAR_DIR": str(tmp / "var"),
         "MIRAGE_MEDIA_ROOT": str(tmp / "media"),
         "MIRAGE_LOG_LEVEL": "WARNING",
@@ -386,7 +389,8 @@ def report(http_t, browser_t, chromium_version, args, trials_per_reader, seconds
     print()
     print(f"Machine: {machine()}.")
     print(f"Python {platform.python_version()}, Django {django.get_version()}, gunicorn {gunicorn.__version__} "
-          f"(--workers {args.workers} --threads {args.threads}, keep-alive), SQLite"
+          f"(--workers {args.workers} --threads {args.threads}, keep-alive), "
+          f"{'PostgreSQL' if args.database_url else 'SQLite'}"
           f"{'' if args.conn_max_age is None else f' with CONN_MAX_AGE overridden to {args.conn_max_age}'}; "
           f"Chromium {chromium_version or 'not run'} headless.")
     print(f"Both measured in the same run against the same server process on 127.0.0.1: {trials_per_reader} "
@@ -409,6 +413,9 @@ def main() -> int:
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--conn-max-age", type=int, default=None,
                         help="what-if: override the database CONN_MAX_AGE (default: the app's setting)")
+    parser.add_argument("--database-url", metavar="postgres://ROLE:PASSWORD@HOST/DB",
+                        help="measure on PostgreSQL: a role that may create databases (the bench makes its own "
+                             "and drops it); default SQLite in a temporary folder")
     args = parser.parse_args()
     if args.sources * 2 < args.trials_per_resolution * len(RESOLUTIONS) + 8:
         parser.error("the pool is too small for that many trials (one source per trial per reader)")
@@ -416,9 +423,16 @@ def main() -> int:
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="mirage-trial-latency-"))
     server = None
+    database_url = None
     previous = {sig: signal.signal(sig, lambda *_: sys.exit(130)) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        env = environment(tmp, args.conn_max_age)
+        if args.database_url:
+            try:
+                database_url = create_database(args.database_url)
+            except DatabaseError as exc:
+                parser.error(str(exc))
+            print(f"Database: a new PostgreSQL database, {redact(database_url)}.", flush=True)
+        env = environment(tmp, args.conn_max_age, database_url)
         manage(env, "migrate", "--noinput", "-v0")
         manage(env, "collectstatic", "--noinput", "-v0")
         (token_http, token_browser), trials_per_reader = build_study(tmp, env, args)
@@ -443,6 +457,11 @@ def main() -> int:
     finally:
         stop_server(server)
         shutil.rmtree(tmp, ignore_errors=True)
+        if database_url:
+            from django.db import connections
+
+            connections.close_all()
+            drop_database(args.database_url, database_url)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
