@@ -1,4 +1,5 @@
-"""The pages' ES modules (the reading screen's in static/mirage/reader/, and the coordinator pages') pass their unit tests under `node --test`.
+"""The pages' ES modules (the reading screen's in static/mirage/reader/, and the coordinator pages') pass
+their unit tests under `node --test`.
 
 The tests are the *.test.mjs files next to this one: plain Node, fake timers and fetch written in them, no
 npm packages. Without Node.js they are skipped, except under CI=true (apt-get install nodejs).
