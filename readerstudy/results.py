@@ -153,6 +153,27 @@ def planned_layout(study: Study) -> tuple[int, int]:
     return study.trials_per_resolution, 1
 
 
+def power_panel(study: Study, *, accuracy: float | None, readers: int | None) -> dict[str, Any]:
+    """What a power panel shows: `study_power`'s plan, {"error": why this design cannot be planned}, or
+    nothing while the planner's inputs are missing or wrong (their form says why)."""
+    import math
+
+    from analysis.tidy import AnalysisInputError
+
+    if study.design == "rating":
+        return {"error": "A realism rating has no chance level; plan its sample size on the rating comparison."}
+    if accuracy is None or readers is None:
+        return {}
+    try:
+        planned = study_power(study, accuracy=accuracy, readers=readers)
+    except AnalysisInputError as exc:
+        return {"error": str(exc)}
+    if math.isnan(planned["power"]["power"]):
+        return {"error": "The planner could not compute the power of this design for that accuracy; try an "
+                         "accuracy closer to chance."}
+    return planned
+
+
 def study_power(study: Study, *, accuracy: float, readers: int) -> dict[str, Any]:
     """Power of the headline test at one resolution for this design, and the readers 80% power needs.
 

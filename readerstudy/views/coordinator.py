@@ -1,7 +1,6 @@
 """Coordinator pages: pools, study design, invitations and live progress (htmx fragments)."""
 from __future__ import annotations
 
-import math
 from urllib.parse import unquote
 from datetime import datetime
 
@@ -292,26 +291,11 @@ def _readers_response(request, study: Study, *, error: str | None = None, notice
 @require_safe
 def study_power(request, pk: int):
     """Power of this design at one resolution for an expected accuracy (htmx fragment on the study page)."""
-    from analysis.tidy import AnalysisInputError
-
-    from ..results import study_power as study_power_plan
+    from ..results import power_panel
 
     study = get_object_or_404(Study, pk=pk)
     form = PowerForm(request.GET or None, initial={"readers": max(study.readers.count(), 8)})
     context = {"study": study, "form": form}
-    if study.design == "rating":
-        context["error"] = "A realism rating has no chance level; plan its sample size on the rating comparison."
-        return render(request, "coordinator/_power.html", context)
-    if not form.is_valid():
-        return render(request, "coordinator/_power.html", context)
-    try:
-        planned = study_power_plan(study, accuracy=form.cleaned_data["accuracy"], readers=form.cleaned_data["readers"])
-    except AnalysisInputError as exc:
-        context["error"] = str(exc)
-        return render(request, "coordinator/_power.html", context)
-    if math.isnan(planned["power"]["power"]):
-        context["error"] = ("The planner could not compute the power of this design for that accuracy; "
-                            "try an accuracy closer to chance.")
-        return render(request, "coordinator/_power.html", context)
-    context.update(planned)
+    values = form.cleaned_data if form.is_valid() else {}
+    context.update(power_panel(study, accuracy=values.get("accuracy"), readers=values.get("readers")))
     return render(request, "coordinator/_power.html", context)

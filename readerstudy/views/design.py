@@ -169,9 +169,7 @@ def design_power(request):
     Asked without an accuracy, it gives the panel itself: the planner's inputs, and the answer below them,
     which then follows every change of the form or of the inputs.
     """
-    from analysis.tidy import AnalysisInputError
-
-    from ..results import study_power
+    from ..results import power_panel
 
     study = _study_being_edited(request)
     if "accuracy" not in request.GET:
@@ -183,19 +181,6 @@ def design_power(request):
     context = {"errors": _errors(form) if _field_errors(form) else [], "power_form": power_form}
     if context["errors"] or not power_form.is_valid():
         return render(request, "coordinator/_design_power.html", context)
-    candidate = form.instance
-    if candidate.design == Design.RATING:
-        context["error"] = "A realism rating has no chance level; plan its sample size on the rating comparison."
-        return render(request, "coordinator/_design_power.html", context)
-    try:
-        planned = study_power(candidate, accuracy=power_form.cleaned_data["accuracy"],
-                              readers=power_form.cleaned_data["readers"])
-    except AnalysisInputError as exc:
-        context["error"] = str(exc)
-        return render(request, "coordinator/_design_power.html", context)
-    if math.isnan(planned["power"]["power"]):
-        context["error"] = ("The planner could not compute the power of this design for that accuracy; "
-                            "try an accuracy closer to chance.")
-        return render(request, "coordinator/_design_power.html", context)
-    context.update(planned)
+    context.update(power_panel(form.instance, accuracy=power_form.cleaned_data["accuracy"],
+                               readers=power_form.cleaned_data["readers"]))
     return render(request, "coordinator/_design_power.html", context)
