@@ -19,7 +19,7 @@ from django.db import transaction
 
 from .models import Reader, Study, StudyStatus
 from .scheduling import ScheduleError
-from .services import ActionRefused, _send_invitation, create_reader
+from .services import ActionRefused, create_reader, same_name, send_invitation, sent_again
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +43,6 @@ class ReaderListError(ValueError):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("; ".join(problems))
-
-
-def same_name(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
 def parse_reader_list(text: str) -> list[InviteRow]:
@@ -134,14 +130,12 @@ def invite_readers(study: Study, rows: list[InviteRow], *, link_for=None,
         wanted = {row.account for row in rows if row.account}
         if wanted:
             accounts = {user.get_username(): user for user in User.objects.filter(username__in=wanted, is_active=True)}
-        existing = list(locked.readers.values_list("name", "email", "user_id", "created_at"))
         if shown_at is not None and rows and all(
-                any(same_name(name, row.name) and email == row.email and created >= shown_at
-                    and user_id == (accounts[row.account].pk if row.account in accounts else None)
-                    for name, email, user_id, created in existing) for row in rows):
+                sent_again(locked, shown_at, row.name, row.email, accounts.get(row.account)) for row in rows):
             return [], []  # the same list, sent again from the same page: what the first one invited stands
+        existing = list(locked.readers.values_list("name", flat=True))
         problems = [f"line {row.line}: a reader called {row.name!r} is already invited to this study"
-                    for row in rows if any(same_name(name, row.name) for name, *_ in existing)]
+                    for row in rows if any(same_name(name, row.name) for name in existing)]
         problems += [f"line {row.line}: no active account is called {row.account!r}"
                      for row in rows if row.account and row.account not in accounts]
         if problems:
@@ -155,7 +149,7 @@ def invite_readers(study: Study, rows: list[InviteRow], *, link_for=None,
         address = reader.email or (reader.user.email if reader.user else "")
         if address and link_for is not None:
             try:
-                _send_invitation(locked, reader, address, link_for(reader))
+                send_invitation(locked, reader, address, link_for(reader))
             except ActionRefused as exc:
                 failed.append(str(exc))
             except Exception as exc:  # noqa: BLE001 - any mail failure (a header, the server) is reported

@@ -543,12 +543,10 @@ def invite_reader(study: Study, name: str, email: str = "", user=None, *, link_f
         locked = Study.objects.select_for_update().get(pk=study.pk)
         if locked.status == StudyStatus.CLOSED:
             raise ActionRefused("This study is closed; no new readers can join.")
-        if shown_at is not None:
-            again = locked.readers.filter(created_at__gte=shown_at, name=name, email=email, user=user).first()
-            if again is not None:
-                return again, False
-        if any(" ".join(other.split()).casefold() == name.casefold()
-               for other in locked.readers.values_list("name", flat=True)):
+        again = sent_again(locked, shown_at, name, email, user)
+        if again is not None:
+            return again, False
+        if any(same_name(other, name) for other in locked.readers.values_list("name", flat=True)):
             raise ActionRefused(f"A reader called {name!r} is already invited to this study; give each reader "
                                 "a name of their own.", 400)
         try:
@@ -557,8 +555,20 @@ def invite_reader(study: Study, name: str, email: str = "", user=None, *, link_f
             raise ActionRefused(str(exc), 400) from None
     address = reader.email or (reader.user.email if reader.user else "")
     if address and link_for is not None:
-        _send_invitation(locked, reader, address, link_for(reader))
+        send_invitation(locked, reader, address, link_for(reader))
     return reader, True
+
+
+def same_name(a: str, b: str) -> bool:
+    """Reader names are unique in a study with case and spaces ignored: "Dr.  Gray" is "dr. gray"."""
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def sent_again(study: Study, shown_at, name: str, email: str, user) -> Reader | None:
+    """The reader an invitation form shown at `shown_at` already made with these values (a double click)."""
+    if shown_at is None:
+        return None
+    return study.readers.filter(created_at__gte=shown_at, name=name, email=email, user=user).first()
 
 
 def _one_line(text: str) -> str:
@@ -566,7 +576,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _send_invitation(study: Study, reader: Reader, address: str, link: str) -> None:
+def send_invitation(study: Study, reader: Reader, address: str, link: str) -> None:
     from django.core.mail import send_mail
 
     account = (f"\nThe link opens after you log in to Mirage as {reader.user.get_username()}.\n"

@@ -194,7 +194,7 @@ def test_a_failing_e_mail_leaves_the_list_invited_and_says_so(study, monkeypatch
             raise BadHeaderError("Header values can't contain newlines")
         sent.append(address)
 
-    monkeypatch.setattr("readerstudy.invitations._send_invitation", flaky)
+    monkeypatch.setattr("readerstudy.invitations.send_invitation", flaky)
     readers, failed = invite_readers(study, parse_reader_list("Dr. Wu, wu@example.org\nDr. Gray, gray@example.org"),
                                      link_for=lambda r: "link")
     assert [r.name for r in readers] == ["Dr. Wu", "Dr. Gray"] and sent == ["gray@example.org"]
