@@ -121,7 +121,7 @@ def _add_build(commands) -> None:
                        help="comma-separated sizes in px at which every image is shown (default 32,64,128,256)")
     build.add_argument("--seed", type=int, default=0, metavar="N",
                        help="seed of the image order and the random file names (default 0)")
-    build.add_argument("--workers", type=_positive, default=None, metavar="N",
+    build.add_argument("--workers", type=positive_int, default=None, metavar="N",
                        help=f"images decoded at once (default: one per core, {os.cpu_count()} here)")
     build.add_argument("--crop", choices=CROP_CHOICES, default="center",
                        help="how a non-square image is made square: center crops it, pad adds black borders "
@@ -174,7 +174,8 @@ def _resolutions(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
     try:
         value = int(text)
     except ValueError:

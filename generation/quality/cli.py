@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from generation.cli import positive_int
+
 DESCRIPTION = """\
 Measure how close synthetic images are to real ones, before (or beside) a reader study. Give a
 pool (a folder with manifest.json, built by `pool build`; both options may name the same pool) or
@@ -58,14 +60,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     quality.add_argument("--features", choices=FEATURE_SETS, default="frd-v1",
                          help="radiomic features: frd-score's FRDv1 set (default) or the original image only "
                               "(about 3x faster, not the published FRD)")
-    quality.add_argument("--bootstrap", type=_positive, default=100,
+    quality.add_argument("--bootstrap", type=positive_int, default=100,
                          help="bootstrap replicates (random real-patient splits) for the intervals (default 100)")
     quality.add_argument("--copy-quantile", type=_fraction, default=0.99, metavar="Q",
                          help="flag a synthetic image whose nearest-training similarity exceeds this quantile of "
                               "held-out real images' (default 0.99)")
-    quality.add_argument("--cnn-steps", type=_positive, default=300, metavar="N",
+    quality.add_argument("--cnn-steps", type=positive_int, default=300, metavar="N",
                          help="training steps of each small CNN (default 300)")
-    quality.add_argument("--workers", type=_positive, default=None,
+    quality.add_argument("--workers", type=positive_int, default=None,
                          help=f"processes for the radiomic features (default: all {os.cpu_count()} cores)")
     quality.add_argument("--seed", type=int, default=0, help="seed for every random choice (default 0)")
     quality.set_defaults(func=quality_command)
@@ -106,14 +108,6 @@ def _stages(known: tuple[str, ...]):
     return parse
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
 
 
 def _fraction(text: str) -> float:

@@ -6,15 +6,12 @@ progress the coordinator sees.
 """
 from __future__ import annotations
 
-import signal
-
 import pytest
-from django.core.management import call_command
 from playwright.sync_api import expect
 
 from readerstudy.models import QualityRun, QualityStatus
 from readerstudy.pools import import_pool
-from tests.generation.test_quality_support import phantom_set, write_pool
+from tests.readerstudy.helpers import labelled_phantom_pool, run_queued_tasks
 
 from .pages import SMALL_SCREEN, check_fits, log_in, messages
 
@@ -24,21 +21,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def phantom_pool(tmp_path, media_root, settings):
     settings.QUALITY_FEATURES, settings.QUALITY_BOOTSTRAP, settings.QUALITY_CNN_STEPS = "original", 10, 5
-    images = {kind: phantom_set(first, 12, 48) for kind, first in (("real", 0), ("synthetic", 500))}
-    for group in images.values():
-        for n, image in enumerate(group):
-            image["label"] = ("none", "spot")[n % 2]
-    folder = write_pool(tmp_path / "pool", images["real"], images["synthetic"], resolutions=[32, 48])
+    folder = labelled_phantom_pool(tmp_path / "pool")
     return import_pool(folder, "Phantom chest pool", copy=False)[0]
-
-
-def run_worker() -> None:
-    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)}
-    try:
-        call_command("db_worker", batch=True, startup_delay=False, interval=0, verbosity=0)
-    finally:
-        for number, handler in handlers.items():
-            signal.signal(number, handler)
 
 
 def test_a_coordinator_runs_the_quality_report_and_reads_it_beside_the_pool(browser, live_server, alice,
@@ -70,7 +54,7 @@ def test_a_coordinator_runs_the_quality_report_and_reads_it_beside_the_pool(brow
         return original(*args, **kwargs)
 
     monkeypatch.setattr(memorisation, "memorisation", held_until_the_page_shows_it)
-    run_worker()
+    run_queued_tasks()
     run = QualityRun.objects.get()
     assert run.status == QualityStatus.DONE, run.error
     assert shown and 0 < int(shown[0]) < 50

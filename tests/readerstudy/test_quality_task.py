@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import socket
 import subprocess
 import sys
@@ -15,7 +14,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 from django_tasks import TaskResultStatus, default_task_backend
 from django_tasks_db.models import DBTaskResult
@@ -27,21 +25,15 @@ from readerstudy.models import QualityRun, QualityStatus
 from readerstudy.pools import import_pool
 from tests.generation.test_quality_support import phantom_set, write_pool
 
+from .helpers import labelled_phantom_pool, run_queued_tasks
+
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def labelled(first_seed: int, patients: int) -> list[dict]:
-    images = phantom_set(first_seed, patients, 48)
-    for n, image in enumerate(images):
-        image["label"] = ("none", "spot")[n % 2]
-    return images
 
 
 @pytest.fixture(scope="module")
 def phantom_pool_dir(tmp_path_factory):
     """12 real and 12 synthetic labelled phantom patients at 32 and 48 px: the smallest pool the report takes."""
-    return write_pool(tmp_path_factory.mktemp("quality") / "pool", labelled(0, 12), labelled(500, 12),
-                      resolutions=[32, 48])
+    return labelled_phantom_pool(tmp_path_factory.mktemp("quality") / "pool")
 
 
 @pytest.fixture
@@ -52,16 +44,6 @@ def phantom_pool(phantom_pool_dir, media_root):
 @pytest.fixture(autouse=True)
 def quick_report(settings):
     settings.QUALITY_FEATURES, settings.QUALITY_BOOTSTRAP, settings.QUALITY_CNN_STEPS = "original", 10, 5
-
-
-def run_worker() -> None:
-    """Run every queued task with the library's worker, here and now (it installs its own signal handlers)."""
-    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)}
-    try:
-        call_command("db_worker", batch=True, startup_delay=False, interval=0, verbosity=0)
-    finally:
-        for number, handler in handlers.items():
-            signal.signal(number, handler)
 
 
 def test_the_worker_runs_the_report_and_the_run_keeps_its_figures_and_files(phantom_pool, alice, monkeypatch):
@@ -79,7 +61,7 @@ def test_the_worker_runs_the_report_and_the_run_keeps_its_figures_and_files(phan
     assert started and run.status == QualityStatus.QUEUED and run.requested_by == alice
     assert default_task_backend.get_result(run.task_id).status == TaskResultStatus.READY
 
-    run_worker()
+    run_queued_tasks()
 
     run.refresh_from_db()
     assert run.status == QualityStatus.DONE, run.error
@@ -143,7 +125,7 @@ def test_the_database_refuses_a_second_active_run_of_one_pool(phantom_pool):
 def test_a_failed_run_says_why_and_leaves_the_last_report_in_place(phantom_pool, settings):
     settings.QUALITY_STAGES = ["diversity"]
     done, _ = quality.start_quality_report(phantom_pool)
-    run_worker()
+    run_queued_tasks()
     done.refresh_from_db()
     assert done.status == QualityStatus.DONE
     html = quality.report_file(done, "quality.html")
@@ -152,7 +134,7 @@ def test_a_failed_run_says_why_and_leaves_the_last_report_in_place(phantom_pool,
     phantom_pool.save()
     failed, started = quality.start_quality_report(phantom_pool)
     assert started
-    run_worker()
+    run_queued_tasks()
     failed.refresh_from_db()
     assert failed.status == QualityStatus.FAILED and failed.finished_at is not None
     assert "changed after the pool was registered" in failed.error
@@ -166,7 +148,7 @@ def test_too_few_images_fail_with_the_report_s_own_message(tmp_path, media_root)
     small = import_pool(write_pool(tmp_path / "small", phantom_set(0, 4, 32), phantom_set(500, 4, 32)), "Small",
                         copy=False)[0]
     run, _ = quality.start_quality_report(small)
-    run_worker()
+    run_queued_tasks()
     run.refresh_from_db()
     assert run.status == QualityStatus.FAILED
     assert run.error.startswith("The pool's images cannot be used for a quality report: only 4 real image(s) at 32 px")
@@ -183,7 +165,7 @@ def test_a_value_error_inside_the_measures_is_an_unexpected_error_not_the_pool_s
     monkeypatch.setattr(generation.quality.report, "run_report", broken)
     run, _ = quality.start_quality_report(phantom_pool)
     with caplog.at_level(logging.ERROR, logger="readerstudy.quality"):
-        run_worker()
+        run_queued_tasks()
     run.refresh_from_db()
     assert run.status == QualityStatus.FAILED
     assert "unexpected error (ValueError: operands could not be broadcast together)" in run.error
@@ -200,7 +182,7 @@ def test_an_unexpected_error_is_recorded_with_its_type(phantom_pool, monkeypatch
 
     monkeypatch.setattr(generation.quality.report, "run_report", broken)
     run, _ = quality.start_quality_report(phantom_pool)
-    run_worker()
+    run_queued_tasks()
     run.refresh_from_db()
     assert run.status == QualityStatus.FAILED
     assert "unexpected error (RuntimeError: disk on fire)" in run.error
@@ -296,7 +278,7 @@ def test_the_worker_beats_while_a_long_stage_reports_no_progress(phantom_pool, m
 
     monkeypatch.setattr(memorisation, "memorisation", slow)
     run, _ = quality.start_quality_report(phantom_pool)
-    run_worker()
+    run_queued_tasks()
     run.refresh_from_db()
     assert run.status == QualityStatus.DONE, run.error
     (stage_before, beat_before), (stage_after, beat_after) = seen[:2]
@@ -317,7 +299,7 @@ def test_a_run_marked_failed_while_it_works_stops_and_keeps_no_files(phantom_poo
 
     monkeypatch.setattr(memorisation, "memorisation", given_up)
     run, _ = quality.start_quality_report(phantom_pool)
-    run_worker()
+    run_queued_tasks()
     run.refresh_from_db()
     assert (run.status, run.error, run.files) == (QualityStatus.FAILED, "not heard from", [])
     assert not storage.local_path(run.storage_prefix).exists()

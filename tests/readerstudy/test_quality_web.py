@@ -25,27 +25,19 @@ from readerstudy.services import Submission, submit_response
 from readerstudy.templatetags.mirage import pct
 from readerstudy.quality import REPORT_FILES
 from readerstudy.views.pools import REPORT_CSP
-from tests.generation.test_quality_support import phantom_set, write_pool
 
-from .helpers import invite
+from .helpers import invite, labelled_phantom_pool
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-def labelled(first_seed: int, patients: int) -> list[dict]:
-    images = phantom_set(first_seed, patients, 48)
-    for n, image in enumerate(images):
-        image["label"] = ("none", "spot")[n % 2]
-    return images
-
-
 @pytest.fixture(scope="module")
 def phantom_report(tmp_path_factory):
     """A labelled phantom pool (12 + 12 patients, 32 and 48 px) and its whole quality report, made once."""
     folder = tmp_path_factory.mktemp("phantom-quality")
-    pool_dir = write_pool(folder / "pool", labelled(0, 12), labelled(500, 12), resolutions=[32, 48])
+    pool_dir = labelled_phantom_pool(folder / "pool")
     report = run_report(load_inputs(pool_dir, pool_dir), folder / "report", workers=1, feature_set="original",
                         bootstrap=10, steps=5)
     return pool_dir, folder / "report", report
