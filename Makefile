@@ -36,9 +36,9 @@ run: $(VENV)/.installed
 	@$(BIN)/python manage.py db_worker --no-startup-delay & worker=$$!; \
 	$(BIN)/gunicorn readerstudy.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --access-logfile - \
 	  --log-level warning --logger-class readerstudy.logging.GunicornLogger & web=$$!; \
-	trap 'kill -TERM $$web $$worker 2>/dev/null' INT TERM; \
+	stopping=; trap 'stopping=1; kill -TERM $$web $$worker 2>/dev/null' INT TERM; \
 	wait -n $$web $$worker; status=$$?; \
-	if kill -0 $$web 2>/dev/null && ! kill -0 $$worker 2>/dev/null; then echo "The task worker stopped: stopping the web app."; \
+	if [ -n "$$stopping" ]; then :; elif kill -0 $$web 2>/dev/null && ! kill -0 $$worker 2>/dev/null; then echo "The task worker stopped: stopping the web app."; \
 	elif kill -0 $$worker 2>/dev/null && ! kill -0 $$web 2>/dev/null; then echo "The web app stopped: stopping the task worker."; fi; \
 	kill -TERM $$web $$worker 2>/dev/null; wait; exit $$status
 

@@ -77,6 +77,17 @@ class ClientErrorsOnOneLine(logging.Filter):
         return True
 
 
+class StoppedWorkerOnOneLine(logging.Filter):
+    """A background task ended because its worker was told to stop (Ctrl-C, a TERM): one line, not the
+    traceback of the stop that reached it; a task's real failures keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], (SystemExit, KeyboardInterrupt)):
+            record.msg = f"{record.msg} (the task worker was stopped)"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 class GunicornLogger(Logger):
     """gunicorn's logger, with invitation tokens replaced by their tags in its access and error logs."""
 

@@ -266,13 +266,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Every record goes through handlers that replace invitation tokens by a keyed tag and log a refused
 # request (4xx) on one line (readerstudy/logging.py). Django's own handlers for its loggers are replaced,
 # so nothing reaches a handler without those filters.
-_LOG_FILTERS = ["client_errors_one_line", "invitation_tokens"]
+_LOG_FILTERS = ["client_errors_one_line", "stopped_worker_one_line", "invitation_tokens"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
         "invitation_tokens": {"()": "readerstudy.logging.InvitationTokenFilter"},
         "client_errors_one_line": {"()": "readerstudy.logging.ClientErrorsOnOneLine"},
+        "stopped_worker_one_line": {"()": "readerstudy.logging.StoppedWorkerOnOneLine"},
     },
     "formatters": {"django.server": {"()": "django.utils.log.ServerFormatter",
                                      "format": "[{server_time}] {message}", "style": "{"}},

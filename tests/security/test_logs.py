@@ -155,3 +155,17 @@ def test_gunicorn_run_with_the_logger_class_logs_no_token(tmp_path):
     assert token not in output, output
     assert f"GET /r/{tag}/nope/ HTTP/1.1" in output and f"/r/{tag}/read/" in output, output
     assert f"Not Found: /r/{tag}/nope/" in output, output
+
+
+def test_a_task_ended_by_stopping_its_worker_is_one_line_and_a_real_failure_keeps_its_traceback(console):
+    tasks = logging.getLogger("django_tasks")
+    for error in (SystemExit(1), ValueError("a bug in a metric")):
+        try:
+            raise error
+        except BaseException:
+            tasks.exception("Task id=%s path=%s state=%s", "t1", "readerstudy.tasks.quality_report", "FAILED")
+    lines = console.getvalue().splitlines()
+    assert lines[0] == ("Task id=t1 path=readerstudy.tasks.quality_report state=FAILED (the task worker was "
+                        "stopped)")
+    assert lines[1].startswith("Task id=t1") and lines[2] == "Traceback (most recent call last):"
+    assert lines[-1] == "ValueError: a bug in a metric"
